@@ -1,0 +1,204 @@
+// Package duckdb is trailwatch's embedded store: CloudTrail events, Insights
+// events, digests and S3 server access logs in a DuckDB database file, with
+// the column names Athena users know, exactly-once inserts, an object ledger,
+// a quarantine table and read-only SQL.
+//
+// It is the only package that imports the DuckDB driver. Records are
+// batched into Arrow columns and inserted with one INSERT ... SELECT per
+// batch (build tag duckdb_arrow), which filters out rows already stored.
+// Without the tag it falls back to DuckDB's row appender through a staging
+// table: the same results, several times slower.
+//
+// The database is opened with external access disabled and its
+// configuration locked, so no SQL that reaches it can read or write files,
+// attach databases, load extensions or change settings.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/trailwatch/trailwatch/internal/store"
+)
+
+// Options configure a Store.
+type Options struct {
+	Threads     int    // DuckDB worker threads; 0 = number of CPUs
+	MemoryLimit string // e.g. "2GB"; "" = DuckDB's default (80% of RAM)
+	ReadOnly    bool   // open the file read-only (several processes may read)
+	Logger      *slog.Logger
+	// Now returns the current time; tests replace it. Default time.Now.
+	Now func() time.Time
+}
+
+// Store is the DuckDB store. It implements store.Store.
+type Store struct {
+	db   *sql.DB
+	path string
+	opts Options
+	log  *slog.Logger
+
+	writer sync.Mutex // one write transaction at a time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path; "" or ":memory:"
+// opens an in-memory database.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if path == ":memory:" {
+		path = ""
+	}
+	q := url.Values{}
+	q.Set("enable_external_access", "false")
+	q.Set("autoinstall_known_extensions", "false")
+	q.Set("autoload_known_extensions", "false")
+	q.Set("allow_community_extensions", "false")
+	q.Set("lock_configuration", "true")
+	if opts.Threads > 0 {
+		q.Set("threads", strconv.Itoa(opts.Threads))
+	}
+	if opts.MemoryLimit != "" {
+		q.Set("memory_limit", opts.MemoryLimit)
+	}
+	if opts.ReadOnly && path != "" {
+		q.Set("access_mode", "read_only")
+	}
+	connector, err := duckdb.NewConnector(path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", displayPath(path), describeOpenError(err))
+	}
+	s := &Store{db: sql.OpenDB(connector), path: path, opts: opts, log: opts.Logger}
+	if !opts.ReadOnly {
+		if err := s.migrate(ctx); err != nil {
+			_ = s.db.Close()
+			return nil, fmt.Errorf("open database %s: %w", displayPath(path), err)
+		}
+	}
+	return s, nil
+}
+
+func displayPath(p string) string {
+	if p == "" {
+		return "(in memory)"
+	}
+	return p
+}
+
+// describeOpenError turns DuckDB's lock error into a sentence a user can act on.
+func describeOpenError(err error) error {
+	if strings.Contains(err.Error(), "Could not set lock on file") {
+		return fmt.Errorf("the database is in use by another trailwatch process (DuckDB allows one writer): %w", err)
+	}
+	return err
+}
+
+// DB returns the underlying database handle, for the store's own tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close checkpoints and closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close database %s: %w", displayPath(s.path), err)
+	}
+	return nil
+}
+
+// Checkpoint returns a named checkpoint value ("" when unset).
+func (s *Store) Checkpoint(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM tw_checkpoints WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read checkpoint %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// SetCheckpoint stores a named checkpoint value durably.
+func (s *Store) SetCheckpoint(ctx context.Context, name, value string) error {
+	s.writer.Lock()
+	defer s.writer.Unlock()
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO tw_checkpoints VALUES (?, ?, ?)`, name, value, s.opts.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("write checkpoint %s: %w", name, err)
+	}
+	return nil
+}
+
+// Ledger returns what the object ledger knows of the given canonical keys.
+func (s *Store) Ledger(ctx context.Context, keys []string) (map[string]store.LedgerEntry, error) {
+	out := make(map[string]store.LedgerEntry, len(keys))
+	const chunk = 500
+	for len(keys) > 0 {
+		n := min(chunk, len(keys))
+		part := keys[:n]
+		keys = keys[n:]
+		args := make([]any, len(part))
+		for i, k := range part {
+			args[i] = k
+		}
+		rows, err := s.db.QueryContext(ctx,
+			`SELECT object_key, size, records, coalesce(error, '') FROM tw_objects WHERE object_key IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read object ledger: %w", err)
+		}
+		for rows.Next() {
+			var e store.LedgerEntry
+			if err := rows.Scan(&e.Key, &e.Size, &e.Records, &e.Error); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read object ledger: %w", err)
+			}
+			out[e.Key] = e
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("read object ledger: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Retain deletes records older than cutoff from every table that has a
+// record time, and returns how many rows were deleted.
+func (s *Store) Retain(ctx context.Context, cutoff time.Time) (int64, error) {
+	s.writer.Lock()
+	defer s.writer.Unlock()
+	var total int64
+	for _, t := range []struct{ table, col string }{
+		{"cloudtrail_events", "eventTime"},
+		{"cloudtrail_insights", "eventTime"},
+		{"cloudtrail_digests", "digestEndTime"},
+		{"s3_access_logs", "requesttime"},
+		{"quarantine", "time"},
+	} {
+		res, err := s.db.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s < ?`, t.table, t.col), cutoff.UTC())
+		if err != nil {
+			return total, fmt.Errorf("apply retention to %s: %w", t.table, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,60 @@
+//go:build duckdb_arrow
+
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// arrowIngest says which insert path this build uses.
+const arrowIngest = true
+
+// insertRecord runs each statement over the record, exposed to DuckDB as
+// the view batchView through the Arrow C data interface (no copy on the Go
+// side). It returns the rows inserted.
+func insertRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordBatch, stmts []insertStmt) (int64, error) {
+	var total int64
+	err := conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		for _, st := range stmts {
+			// A stream is read once: register it anew for every statement.
+			rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+			if err != nil {
+				return err
+			}
+			release, err := ar.RegisterView(rdr, batchView)
+			if err != nil {
+				rdr.Release()
+				return fmt.Errorf("register batch: %w", err)
+			}
+			res, err := dc.(driver.ExecerContext).ExecContext(ctx, st.sql, namedArgs(st.args))
+			release()
+			rdr.Release()
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}
+
+func namedArgs(args []any) []driver.NamedValue {
+	out := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		out[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return out
+}
