@@ -1,0 +1,35 @@
+package gen
+
+// demoSigningKeyPEM is a throwaway RSA-2048 key (PKCS#1 PEM) that signs the
+// demo digest files. It was generated once with openssl for this package and
+// protects nothing: it exists so that generated digest chains verify and
+// are byte-identical on every Go version (crypto/rsa key generation is not
+// reproducible from a seeded reader). Never trust data signed with it.
+const demoSigningKeyPEM = `-----BEGIN RSA PRIVATE KEY-----
+MIIEogIBAAKCAQEAtYIPxAyA6jd9LPaXS9lrk/ycy/svLilflOVC51t5QXH48Ume
+d/X+u9LB3f5b0l0Opfj3zsXDbWeMG4TYWCKylCQMcyFxdXQn+Qct0m6e7eKFjoBg
+QU3NqjjV4dufihbml7dFkPThPvI8wUOEwEPUhp2/DIKC1uoiLIEHsV1y3e0LcNA5
+aRbkYtwrVy/16QUUxgDGFjT8FT/Bj8fQwjQWaqq+lpo1gcTIqaeSmqsnmtCiFROu
+pMIDihQjbnEMaJww4uOjNcD8Wy6wnV9ynVo6fGAP+FBbebHQfeVFGBSpm8p4FfOF
+2JGIHhIKp2i8+TJJVeQvhoioCZWmTVMpOn1v2QIDAQABAoIBABPtd+QnGEc+uNpF
+J4a/E+nPN/rINN2dUr5i7lW+zAEErZd2JPUYN7Ow17KTAMtHhrpvq2tS+JoMHoyN
+6P/CLXeIvqosP4vs6Q+U+3GpTf8hmdaznv3EeEJKU6ckqO8tBPuetj9MN2elCkkQ
+q+Q8/joaWxWZRZqpYX+f2fOd5iTZuDgpt8C68eYth/9+lCJXb/K9p/VjmdyMtOjL
+OC3fnYM9s6R0L3cZi4gL4o9Heqn2nH3b49ZGMCY5rWzHgs7fAVETJyH6nuMSboz4
+ZTJvj8sVEolS3JtfxtH0humC2o98T2r/KHBprGRNq9nJI95cwBJzMZpK/q1lbl5f
+0MCP6AECgYEA8phVW2Vw6pIxry7S9bAIOI/DKCIWk3amvTgXgFXUIu/WroWldwCV
+DhWUm6a1y0Hw0CqguKr72VoA2KPRSrHa00eE2NOCsiIxph1YRCdjlq3tM5FnnQmT
+1vKse6Zm2XU7EOd7q0GS+oXTFPr4VaKWfTzQ3bCCh9M0UQ69zBPMDAECgYEAv4mc
+xKXz7MVhiGejSqOUeEy0g9iK/KiTQS7CZe10NWCUyiOWeLTLH9wZEAxR3kQaqRAx
+mF7Mwi86RcR65MpEp4vSxVOscD/uy9A3WXtadSOxIQCGdZTdj5laJZ57NVEAbFsy
+fGaVx6JCWhsXFf7kpcyEigZRqUIAdaw7QWdjQ9kCgYBvwp4QLPuIFTGucvPdG+ut
+ow1VP98GsHLAWUb6aJACSFuuqwM/f5Url+WOj47QxOAcBodki+DakQwywcV5k9Yr
+35bkDQz446fbz0kKnNrUX+wXBbWmMvNY4xNzI4XeSJOdhgcDLoJ3x48m6zfcu7p4
+l7vhZZ+80yAW96OYkMZAAQKBgDSMUJIy5WUEEeoWZNpJXqZShQPXGOqQZTXw2iyU
+pNkwEiIS+WlMUJ4BCG86sgtEq/vOEY04FP0Bb/9MFFtIkuVUmxLADgMNxznregP2
+r66LiEEBn+IKYW7QJ8dCX5MVEgSoUIWIr3cBsSp/XCoQsDI8lfA4I5dIIFAoXGlp
+L/ahAoGALhjuqsWehztbMKyshMm2boUp6xzSoc/xwDO7JqQmqxa8U0HyQ+98XVXm
+AN2zdCLfgHlvbf3opNAk7qziFkyk+R+OcRKYUoQNGUlHMB90i2NW8vyDAAIuXRHn
+VWY79WJtuFvSC7SP+7b7wkJ6PLSF+GJhP+l3QCZalJWzyvHVuqM=
+-----END RSA PRIVATE KEY-----
+`
