@@ -2,9 +2,13 @@ package duckdb
 
 import (
 	"context"
+	"path/filepath"
+
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/apache/arrow-go/v18/arrow"
+	"os"
 	"strings"
 	"time"
 
@@ -15,7 +19,7 @@ import (
 // flushBytes is how much a table builder holds before its rows are inserted
 // (still inside the open transaction). Larger batches amortise the INSERT;
 // this bound keeps memory flat for huge inputs.
-const flushBytes = 48 << 20
+const flushBytes = 64 << 20
 
 // Counts says how many rows an appender inserted and how many it dropped as
 // already stored.
@@ -39,6 +43,9 @@ type Appender struct {
 	counts           Counts
 	committed        Counts
 	pending          []pendingTable
+	tmpDir           string        // this appender's files before they are committed
+	files            []pendingFile // written in the open transaction
+	flushes          int
 }
 
 var _ store.Appender = (*Appender)(nil)
@@ -62,11 +69,12 @@ func (s *Store) BeginAppender(ctx context.Context) (*Appender, error) {
 		digests: newDigestCols(), access: newAccessCols(),
 	}
 	a.pending = []pendingTable{
-		{"cloudtrail_events", "eventTime", &a.events.pendingRows, &a.counts.Events},
-		{"cloudtrail_insights", "eventTime", &a.insights.pendingRows, &a.counts.Insights},
-		{"cloudtrail_digests", "digestEndTime", &a.digests.pendingRows, &a.counts.Digests},
-		{"s3_access_logs", "requesttime", &a.access.pendingRows, &a.counts.AccessLogs},
+		{"cloudtrail_events", "eventTime", &a.events.pendingRows, &a.counts.Events, s.ptables[0]},
+		{"cloudtrail_insights", "eventTime", &a.insights.pendingRows, &a.counts.Insights, nil},
+		{"cloudtrail_digests", "digestEndTime", &a.digests.pendingRows, &a.counts.Digests, nil},
+		{"s3_access_logs", "requesttime", &a.access.pendingRows, &a.counts.AccessLogs, s.ptables[1]},
 	}
+	a.tmpDir = filepath.Join(s.data, "_tmp", "txn-"+randomID())
 	if err := a.begin(ctx); err != nil {
 		a.release()
 		return nil, err
@@ -139,6 +147,7 @@ type pendingTable struct {
 	name, timeCol string
 	rows          *pendingRows
 	count         *int64
+	parquet       *parquetTable // nil for native tables
 }
 
 func (a *Appender) tables() []pendingTable { return a.pending }
@@ -158,6 +167,9 @@ func (a *Appender) flush(ctx context.Context, t pendingTable) error {
 	}
 	rec := p.record()
 	defer rec.Release()
+	if t.parquet != nil {
+		return a.flushParquet(ctx, t, rec)
+	}
 	var stmts []insertStmt
 	if p.bounds.n > 0 {
 		stmts = append(stmts, insertStmt{
@@ -221,7 +233,18 @@ func (a *Appender) Commit(ctx context.Context) error {
 	if err := a.writeLedger(ctx); err != nil {
 		return err
 	}
+	days := map[string]bool{}
+	for _, f := range a.files {
+		days[f.day] = true
+	}
+	changed, err := a.placeFiles(ctx)
+	if err != nil {
+		return err
+	}
+	a.files = a.files[:0]
 	if a.open {
+		t0 := time.Now()
+		defer func() { a.s.log.Debug("committed", "took", time.Since(t0)) }()
 		if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
@@ -233,6 +256,16 @@ func (a *Appender) Commit(ctx context.Context) error {
 	a.committed.AccessLogs += a.counts.AccessLogs
 	a.committed.Duplicates += a.counts.Duplicates
 	a.counts = Counts{}
+	_ = os.RemoveAll(a.tmpDir)
+	for _, t := range a.s.ptables {
+		if !changed[t.name] {
+			continue
+		}
+		if _, err := a.s.compact(ctx, a.conn, t, days); err != nil {
+			return fmt.Errorf("compact %s: %w", t.name, err)
+		}
+	}
+	a.s.purgeTrash(false)
 	return nil
 }
 
@@ -290,6 +323,8 @@ func (a *Appender) Rollback(ctx context.Context) error {
 		t.rows.reset()
 	}
 	a.objects, a.quarantined, a.counts = a.objects[:0], a.quarantined[:0], Counts{}
+	a.files = a.files[:0]
+	_ = os.RemoveAll(a.tmpDir)
 	if !a.open {
 		return nil
 	}
@@ -308,4 +343,140 @@ func (a *Appender) Close() error {
 	err := a.Rollback(context.Background())
 	a.release()
 	return err
+}
+
+// StoredCounts returns the rows committed so far and the rows dropped as
+// already stored (pipeline.Counter).
+func (a *Appender) StoredCounts() (stored, duplicates int64) {
+	c := a.committed
+	return c.Events + c.Insights + c.Digests + c.AccessLogs, c.Duplicates
+}
+
+// flushParquet writes a Parquet-backed table's pending rows to new files
+// in the transaction's temporary directory, one per day, leaving out rows
+// already stored: the duplicate check reads only the files of the days the
+// batch covers (and the files this transaction wrote).
+func (a *Appender) flushParquet(ctx context.Context, t pendingTable, rec arrow.RecordBatch) error {
+	p := t.rows
+	tc := quoteIdent(t.timeCol)
+	nullDayTS := "TIMESTAMPTZ '" + nullDay + " 00:00:00+00'"
+	var from, to string
+	switch {
+	case p.bounds.n > 0:
+		from = time.UnixMicro(p.bounds.min).UTC().Format("2006-01-02")
+		to = time.UnixMicro(p.bounds.max).UTC().Format("2006-01-02")
+		if p.hasNullTime {
+			from = nullDay
+		}
+	default:
+		from, to = nullDay, nullDay
+	}
+	existing, err := a.s.tableFiles(ctx, a.conn, t.name, from, to)
+	if err != nil {
+		return err
+	}
+	for _, f := range a.files {
+		if f.table == t.name && f.day >= from && f.day <= to {
+			existing = append(existing, f.tmp)
+		}
+	}
+	where := ""
+	if len(existing) > 0 {
+		timeFilter := ""
+		if p.bounds.n > 0 {
+			lo := time.UnixMicro(p.bounds.min).UTC().Format("2006-01-02 15:04:05.999999-07:00")
+			hi := time.UnixMicro(p.bounds.max).UTC().Format("2006-01-02 15:04:05.999999-07:00")
+			timeFilter = fmt.Sprintf(" AND (e.%[1]s IS NULL OR e.%[1]s BETWEEN TIMESTAMPTZ %[2]s AND TIMESTAMPTZ %[3]s)", tc, sqlString(lo), sqlString(hi))
+		}
+		where = fmt.Sprintf(` WHERE NOT EXISTS (SELECT 1 FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) e
+			WHERE e.%[2]s IS NOT DISTINCT FROM b.%[2]s AND e.tw_hash = b.tw_hash%[3]s)`, sqlList(existing), tc, timeFilter)
+	}
+	a.flushes++
+	dir := filepath.Join(a.tmpDir, t.name, fmt.Sprintf("%06d", a.flushes))
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	q := fmt.Sprintf(`COPY (SELECT b.*, CAST(coalesce(b.%[1]s, %[2]s) AS DATE) AS tw_day FROM %[3]s b%[4]s)
+		TO %[5]s (%[6]s, PARTITION_BY (tw_day), FILENAME_PATTERN '{uuid}', RETURN_FILES)`,
+		tc, nullDayTS, batchView, where, sqlString(dir), parquetOptions)
+	t0 := time.Now()
+	res, err := copyRecord(ctx, a.conn, t.name, rec, q)
+	a.s.log.Debug("wrote batch", "table", t.name, "rows", p.rows, "files", len(res.files), "took", time.Since(t0))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.name, err)
+	}
+	for _, f := range res.files {
+		a.files = append(a.files, pendingFile{table: t.name, tmp: f, day: dayOf(f)})
+	}
+	*t.count += res.rows
+	a.counts.Duplicates += int64(p.rows) - res.rows
+	p.reset()
+	return nil
+}
+
+// copyResult is what COPY ... RETURN_FILES reports.
+type copyResult struct {
+	rows  int64
+	files []string
+}
+
+// placeFiles moves the transaction's files into their table directories
+// and adds them to the catalog (in the open transaction). It returns the
+// tables whose file lists changed.
+func (a *Appender) placeFiles(ctx context.Context) (map[string]bool, error) {
+	changed := map[string]bool{}
+	if len(a.files) == 0 {
+		return changed, nil
+	}
+	paths := make([]string, len(a.files))
+	for i, f := range a.files {
+		paths[i] = f.tmp
+	}
+	counts := map[string]int64{}
+	rows, err := a.conn.QueryContext(ctx, `SELECT file_name, num_rows FROM parquet_file_metadata(`+sqlList(paths)+`)`)
+	if err != nil {
+		return nil, fmt.Errorf("read new files: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		counts[name] = n
+	}
+	rows.Close()
+	for _, f := range a.files {
+		var t *parquetTable
+		for _, pt := range a.s.ptables {
+			if pt.name == f.table {
+				t = pt
+			}
+		}
+		final := filepath.Join(t.dir(a.s.data), "tw_day="+f.day, filepath.Base(f.tmp))
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(f.tmp, final); err != nil {
+			return nil, fmt.Errorf("place data file: %w", err)
+		}
+		if err := a.s.addFile(ctx, a.conn, f.table, final, f.day, counts[f.tmp]); err != nil {
+			return nil, fmt.Errorf("record data file: %w", err)
+		}
+		changed[f.table] = true
+	}
+	for _, t := range a.s.ptables {
+		if !changed[t.name] {
+			continue
+		}
+		view, err := a.s.viewSQL(ctx, a.conn, t)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.conn.ExecContext(ctx, view); err != nil {
+			return nil, fmt.Errorf("update view %s: %w", t.name, err)
+		}
+	}
+	return changed, nil
 }

@@ -16,11 +16,15 @@ package duckdb
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,25 +40,35 @@ type Options struct {
 	Threads     int    // DuckDB worker threads; 0 = number of CPUs
 	MemoryLimit string // e.g. "2GB"; "" = DuckDB's default (80% of RAM)
 	ReadOnly    bool   // open the file read-only (several processes may read)
-	Logger      *slog.Logger
+	// Settings are extra DuckDB settings applied at open (before the
+	// configuration is locked), e.g. {"checkpoint_threshold": "1GB"}.
+	Settings map[string]string
+	Logger   *slog.Logger
 	// Now returns the current time; tests replace it. Default time.Now.
 	Now func() time.Time
 }
 
 // Store is the DuckDB store. It implements store.Store.
 type Store struct {
-	db   *sql.DB
-	path string
-	opts Options
-	log  *slog.Logger
+	db      *sql.DB
+	path    string
+	data    string // the Parquet data directory
+	tmpData bool   // data is a temporary directory (in-memory databases)
+	opts    Options
+	log     *slog.Logger
+	ptables []*parquetTable
 
 	writer sync.Mutex // one write transaction at a time
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database at path; "" or ":memory:"
-// opens an in-memory database.
+// DataDir returns the directory that holds a database's Parquet files.
+func DataDir(path string) string { return path + ".data" }
+
+// Open opens (creating if needed) the database at path and its data
+// directory (path + ".data"); "" or ":memory:" opens an in-memory database
+// with a temporary data directory.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -65,33 +79,99 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == ":memory:" {
 		path = ""
 	}
+	s := &Store{path: path, opts: opts, log: opts.Logger}
+	if path == "" {
+		dir, err := os.MkdirTemp("", "trailwatch-data-")
+		if err != nil {
+			return nil, err
+		}
+		s.data, s.tmpData = dir, true
+	} else {
+		abs, err := filepath.Abs(DataDir(path))
+		if err != nil {
+			return nil, err
+		}
+		s.data = abs
+		if opts.ReadOnly {
+			if _, err := os.Stat(s.data); err != nil {
+				return nil, fmt.Errorf("open database %s: its data directory %s is missing", path, s.data)
+			}
+		} else if err := os.MkdirAll(s.data, 0o755); err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+	}
+	s.ptables = []*parquetTable{
+		{name: "cloudtrail_events", timeCol: "eventTime", schema: newEventCols(false).schema()},
+		{name: "s3_access_logs", timeCol: "requesttime", schema: newAccessCols().schema()},
+	}
 	q := url.Values{}
-	q.Set("enable_external_access", "false")
 	q.Set("autoinstall_known_extensions", "false")
 	q.Set("autoload_known_extensions", "false")
 	q.Set("allow_community_extensions", "false")
-	q.Set("lock_configuration", "true")
 	if opts.Threads > 0 {
 		q.Set("threads", strconv.Itoa(opts.Threads))
 	}
 	if opts.MemoryLimit != "" {
 		q.Set("memory_limit", opts.MemoryLimit)
 	}
+	for k, v := range opts.Settings {
+		q.Set(k, v)
+	}
 	if opts.ReadOnly && path != "" {
 		q.Set("access_mode", "read_only")
 	}
 	connector, err := duckdb.NewConnector(path+"?"+q.Encode(), nil)
 	if err != nil {
+		s.removeTmp()
 		return nil, fmt.Errorf("open database %s: %w", displayPath(path), describeOpenError(err))
 	}
-	s := &Store{db: sql.OpenDB(connector), path: path, opts: opts, log: opts.Logger}
-	if !opts.ReadOnly {
-		if err := s.migrate(ctx); err != nil {
-			_ = s.db.Close()
-			return nil, fmt.Errorf("open database %s: %w", displayPath(path), err)
-		}
+	s.db = sql.OpenDB(connector)
+	if err := s.setup(ctx); err != nil {
+		_ = s.db.Close()
+		s.removeTmp()
+		return nil, fmt.Errorf("open database %s: %w", displayPath(path), err)
 	}
 	return s, nil
+}
+
+// setup locks the database down (external access only to the data
+// directory, configuration locked) and, for writers, creates the schema
+// and cleans up after an interrupted run.
+func (s *Store) setup(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, q := range []string{
+		`SET GLOBAL TimeZone = 'UTC'`,
+		`SET GLOBAL allowed_directories = [` + sqlString(s.data+string(filepath.Separator)) + `]`,
+		`SET GLOBAL enable_external_access = false`,
+		`SET GLOBAL lock_configuration = true`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("configure: %s: %w", q, err)
+		}
+	}
+	if s.opts.ReadOnly {
+		return nil
+	}
+	if err := s.migrate(ctx, conn); err != nil {
+		return err
+	}
+	if err := s.initParquet(ctx, conn); err != nil {
+		return err
+	}
+	if err := s.createViews(ctx, conn); err != nil {
+		return err
+	}
+	return s.cleanData(ctx)
+}
+
+func (s *Store) removeTmp() {
+	if s.tmpData {
+		_ = os.RemoveAll(s.data)
+	}
 }
 
 func displayPath(p string) string {
@@ -112,9 +192,11 @@ func describeOpenError(err error) error {
 // DB returns the underlying database handle, for the store's own tests.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close checkpoints and closes the database.
+// Close closes the database.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	s.removeTmp()
+	if err != nil {
 		return fmt.Errorf("close database %s: %w", displayPath(s.path), err)
 	}
 	return nil
@@ -185,20 +267,38 @@ func placeholders(n int) string {
 func (s *Store) Retain(ctx context.Context, cutoff time.Time) (int64, error) {
 	s.writer.Lock()
 	defer s.writer.Unlock()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
 	var total int64
+	for _, t := range s.ptables {
+		n, err := s.retainParquet(ctx, conn, t, cutoff)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("apply retention to %s: %w", t.name, err)
+		}
+	}
 	for _, t := range []struct{ table, col string }{
-		{"cloudtrail_events", "eventTime"},
 		{"cloudtrail_insights", "eventTime"},
 		{"cloudtrail_digests", "digestEndTime"},
-		{"s3_access_logs", "requesttime"},
 		{"quarantine", "time"},
 	} {
-		res, err := s.db.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s < ?`, t.table, t.col), cutoff.UTC())
+		res, err := conn.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s < ?`, t.table, t.col), cutoff.UTC())
 		if err != nil {
 			return total, fmt.Errorf("apply retention to %s: %w", t.table, err)
 		}
 		n, _ := res.RowsAffected()
 		total += n
 	}
+	s.purgeTrash(false)
 	return total, nil
+}
+
+// randomID returns 16 random hex characters.
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -58,3 +58,32 @@ func namedArgs(args []any) []driver.NamedValue {
 	}
 	return out
 }
+
+// copyRecord runs a COPY ... RETURN_FILES statement reading the record as
+// the view batchView.
+func copyRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordBatch, q string) (copyResult, error) {
+	var res copyResult
+	err := conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+		if err != nil {
+			return err
+		}
+		defer rdr.Release()
+		release, err := ar.RegisterView(rdr, batchView)
+		if err != nil {
+			return fmt.Errorf("register batch: %w", err)
+		}
+		defer release()
+		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, q, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return scanCopyResult(rows, &res)
+	})
+	return res, err
+}

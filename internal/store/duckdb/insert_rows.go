@@ -18,16 +18,20 @@ import (
 // arrowIngest says which insert path this build uses.
 const arrowIngest = false
 
-// insertRecord is the portable path for builds without the duckdb_arrow
-// tag: rows go through DuckDB's appender into a temporary staging table,
-// and the same statements read from there.
-func insertRecord(ctx context.Context, conn *sql.Conn, table string, rec arrow.RecordBatch, stmts []insertStmt) (int64, error) {
-	stage := "tw_stage_" + table
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TABLE IF NOT EXISTS %s AS SELECT * FROM %s LIMIT 0`, stage, table)); err != nil {
-		return 0, err
+// stage is the portable path for builds without the duckdb_arrow tag: the
+// record goes through DuckDB's row appender into a temporary table named
+// like the batch view would be, for the statements to read.
+func stage(ctx context.Context, conn *sql.Conn, rec arrow.RecordBatch) (string, error) {
+	name := batchView + "_stage"
+	cols := make([]string, rec.NumCols())
+	for i, f := range rec.Schema().Fields() {
+		cols[i] = quoteIdent(f.Name) + " " + sqlType(f.Type)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s (%s)`, name, strings.Join(cols, ", "))); err != nil {
+		return "", fmt.Errorf("stage batch: %w", err)
 	}
 	err := conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", stage)
+		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", name)
 		if err != nil {
 			return fmt.Errorf("stage batch: %w", err)
 		}
@@ -43,20 +47,44 @@ func insertRecord(ctx context.Context, conn *sql.Conn, table string, rec arrow.R
 		}
 		return app.Close()
 	})
+	return name, err
+}
+
+// insertRecord runs each statement over the staged record and returns the
+// rows inserted.
+func insertRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordBatch, stmts []insertStmt) (int64, error) {
+	name, err := stage(ctx, conn, rec)
 	if err != nil {
 		return 0, err
 	}
 	var total int64
 	for _, st := range stmts {
-		res, err := conn.ExecContext(ctx, strings.ReplaceAll(st.sql, batchView, stage), st.args...)
+		res, err := conn.ExecContext(ctx, strings.ReplaceAll(st.sql, batchView, name), st.args...)
 		if err != nil {
 			return total, err
 		}
 		n, _ := res.RowsAffected()
 		total += n
 	}
-	_, err = conn.ExecContext(ctx, "DELETE FROM "+stage)
-	return total, err
+	return total, nil
+}
+
+// copyRecord runs a COPY ... RETURN_FILES statement over the staged record.
+func copyRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordBatch, q string) (copyResult, error) {
+	var res copyResult
+	name, err := stage(ctx, conn, rec)
+	if err != nil {
+		return res, err
+	}
+	err = conn.Raw(func(dc any) error {
+		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, strings.ReplaceAll(q, batchView, name), nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return scanCopyResult(rows, &res)
+	})
+	return res, err
 }
 
 // arrowValue converts one value of the builders' Arrow types to what the

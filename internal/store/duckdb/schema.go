@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -82,6 +83,8 @@ var ddl = []string{
 	`CREATE TABLE IF NOT EXISTS quarantine (
 		object VARCHAR, kind VARCHAR, reason VARCHAR, size BIGINT, time TIMESTAMPTZ)`,
 	`CREATE TABLE IF NOT EXISTS tw_checkpoints (name VARCHAR PRIMARY KEY, value VARCHAR, updated_at TIMESTAMPTZ)`,
+	// The Parquet files of the large tables (paths relative to the data directory).
+	`CREATE TABLE IF NOT EXISTS tw_files (tbl VARCHAR, path VARCHAR, day DATE, rows BIGINT, bytes BIGINT, added_at TIMESTAMPTZ)`,
 
 	// principal(userIdentity): who acted, as one string.
 	`CREATE OR REPLACE MACRO principal(ui) AS
@@ -91,7 +94,11 @@ var ddl = []string{
 		coalesce(nullif(ui.userName, ''), nullif(ui.sessionContext.sessionIssuer.userName, ''),
 			CASE WHEN ui.type = 'Root' THEN 'root' END,
 			regexp_extract(ui.arn, '[:/]([^:/]+)$', 1), ui.invokedBy, ui.principalId)`,
+}
 
+// viewDDL holds the convenience views; they read the Parquet-backed
+// views, so they are created after them.
+var viewDDL = []string{
 	// events: one flat row per CloudTrail event with the fields most
 	// questions need; everything else is in cloudtrail_events.
 	`CREATE OR REPLACE VIEW events AS
@@ -142,18 +149,13 @@ var ddl = []string{
 	FROM s3_access_logs`,
 }
 
-// migrate creates the schema (idempotently) and records its version.
-func (s *Store) migrate(ctx context.Context) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("create schema: %w", err)
-	}
-	defer conn.Close()
+// migrate creates the native tables (idempotently) and records the schema
+// version. The Parquet-backed tables are views made by initParquet; the
+// views and macros below are created after them.
+func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
 	stmts := []string{
-		createTable("cloudtrail_events", newEventCols(false).schema()),
 		createTable("cloudtrail_insights", newEventCols(true).schema()),
 		createTable("cloudtrail_digests", newDigestCols().schema()),
-		createTable("s3_access_logs", newAccessCols().schema()),
 	}
 	stmts = append(stmts, ddl...)
 	for _, q := range stmts {
@@ -161,6 +163,22 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("create schema: %w\n%s", err, q)
 		}
 	}
+	return s.checkVersion(ctx, conn)
+}
+
+// createViews creates the convenience views.
+func (s *Store) createViews(ctx context.Context, conn *sql.Conn) error {
+	for _, q := range viewDDL {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create views: %w\n%s", err, q)
+		}
+	}
+	return nil
+}
+
+// checkVersion records the schema version, or refuses a newer one.
+func (s *Store) checkVersion(ctx context.Context, conn *sql.Conn) error {
+	var err error
 	var v string
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(value), '') FROM tw_meta WHERE key = 'schema_version'`).Scan(&v); err != nil {
 		return fmt.Errorf("read schema version: %w", err)

@@ -1,0 +1,383 @@
+// Package pipeline moves log objects from a source into a store: bounded
+// workers open, decompress and parse objects in parallel; one writer
+// appends their records and commits; an object is acknowledged to its
+// source only after the commit that made all its records durable
+// (at-least-once in, exactly-once stored, with the store's duplicate
+// check). Objects that cannot be read are quarantined with the reason, and
+// every good record around a bad one is kept.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trailwatch/trailwatch/internal/event"
+	"github.com/trailwatch/trailwatch/internal/store"
+)
+
+// Object is one unit of work from a source.
+type Object struct {
+	Ref event.ObjectRef
+	// Kind is what the source knows of the object; KindUnknown lets the
+	// pipeline decide from the key and the content.
+	Kind event.Kind
+	// Open returns the object's bytes as stored (possibly gzip).
+	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Meta holds the object's user metadata (S3 x-amz-meta-*, without the
+	// prefix), e.g. a digest's "signature".
+	Meta map[string]string
+	// Ack is called once, after the object's records were committed (err
+	// nil), after it was quarantined (err is the permanent reason, already
+	// recorded), or when it must be retried (err is retryable). May be nil.
+	Ack func(ctx context.Context, err error) error
+}
+
+// Source yields objects. Next returns io.EOF when there are no more.
+type Source interface {
+	Next(ctx context.Context) (*Object, error)
+}
+
+// RetryableError marks a failure that may succeed later (throttling, a
+// network error); the object is not quarantined but handed back to its
+// source.
+type RetryableError struct{ Err error }
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// IsRetryable reports whether err is (or wraps) a RetryableError.
+func IsRetryable(err error) bool {
+	var r *RetryableError
+	return errors.As(err, &r)
+}
+
+// Options tune a pipeline run.
+type Options struct {
+	Workers       int           // parallel parsers; default 2
+	CommitEvery   time.Duration // commit at least this often; default 5s
+	CommitRecords int           // commit after this many records; default 500,000
+	SkipIngested  bool          // skip objects the ledger has as fully ingested with the same size
+	Logger        *slog.Logger
+	Stats         *Stats // counters, updated live (for progress and metrics); may be nil
+}
+
+func (o *Options) setDefaults() {
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.CommitEvery <= 0 {
+		o.CommitEvery = 5 * time.Second
+	}
+	if o.CommitRecords <= 0 {
+		o.CommitRecords = 500_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stats == nil {
+		o.Stats = &Stats{}
+	}
+}
+
+// Stats are live counters of a run; all fields are safe to read while it
+// runs.
+type Stats struct {
+	Objects     atomic.Int64 // objects finished (ingested, quarantined or skipped)
+	Skipped     atomic.Int64 // objects skipped as already ingested
+	Quarantined atomic.Int64 // objects quarantined, in whole or in part
+	Retried     atomic.Int64 // objects handed back to the source for a retry
+	Records     atomic.Int64 // records parsed
+	BadRecords  atomic.Int64 // records skipped as bad
+	Bytes       atomic.Int64 // bytes read as stored (compressed)
+	Commits     atomic.Int64
+	Stored      atomic.Int64 // records committed (after the duplicate check, when the store reports it)
+	Duplicates  atomic.Int64 // records dropped as already stored (when the store reports it)
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	Objects, Skipped, Quarantined, Retried int64
+	Records, BadRecords, Bytes             int64
+	Stored, Duplicates                     int64
+	Elapsed                                time.Duration
+	// Problems lists the quarantined objects and why (the first 100).
+	Problems []Problem
+}
+
+// Problem is one quarantined object.
+type Problem struct {
+	Object string
+	Reason string
+}
+
+// Counter is implemented by appenders that can say how many rows they
+// stored and how many they dropped as duplicates.
+type Counter interface {
+	StoredCounts() (stored, duplicates int64)
+}
+
+// message is what workers send the writer.
+type message struct {
+	obj   *Object
+	batch *event.Batch  // records to append; nil for the end of an object
+	done  chan struct{} // closed when the batch was appended (its buffers are free)
+	stat  objectResult  // set on the end-of-object message
+}
+
+type objectResult struct {
+	kind    event.Kind
+	records int
+	skipped int
+	err     error
+}
+
+// Run drains src into st and returns when the source is exhausted, or ctx
+// is done (then uncommitted work is rolled back and unacknowledged).
+func Run(ctx context.Context, src Source, st store.Store, opts Options) (Summary, error) {
+	opts.setDefaults()
+	start := time.Now()
+	app, err := st.Begin(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer app.Close()
+
+	work := make(chan *Object, opts.Workers)
+	msgs := make(chan message, opts.Workers)
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(opts)
+			for obj := range work {
+				w.process(ctx, obj, msgs)
+			}
+		}()
+	}
+
+	// Feed the workers; check the ledger in chunks when asked to.
+	feedErr := make(chan error, 1)
+	go func() {
+		defer close(work)
+		feedErr <- feed(ctx, src, st, opts, work)
+	}()
+	go func() {
+		wg.Wait()
+		close(msgs)
+	}()
+
+	w := writer{app: app, opts: opts, sum: &Summary{}}
+	werr := w.run(ctx, msgs)
+	if werr != nil {
+		// Drain so workers can exit.
+		for m := range msgs {
+			if m.done != nil {
+				close(m.done)
+			}
+		}
+	}
+	ferr := <-feedErr
+	sum := *w.sum
+	s := opts.Stats
+	sum.Objects, sum.Skipped, sum.Quarantined, sum.Retried = s.Objects.Load(), s.Skipped.Load(), s.Quarantined.Load(), s.Retried.Load()
+	sum.Records, sum.BadRecords, sum.Bytes = s.Records.Load(), s.BadRecords.Load(), s.Bytes.Load()
+	sum.Stored, sum.Duplicates = s.Stored.Load(), s.Duplicates.Load()
+	sum.Elapsed = time.Since(start)
+	if werr != nil {
+		return sum, werr
+	}
+	if ferr != nil && !errors.Is(ferr, io.EOF) {
+		return sum, ferr
+	}
+	return sum, ctx.Err()
+}
+
+// feed reads the source and hands objects to the workers.
+func feed(ctx context.Context, src Source, st store.Store, opts Options, work chan<- *Object) error {
+	const chunk = 256
+	var pending []*Object
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		skip := map[*Object]bool{}
+		if opts.SkipIngested {
+			keys := make([]string, len(pending))
+			for i, o := range pending {
+				keys[i] = store.LedgerKey(o.Ref)
+			}
+			led, err := st.Ledger(ctx, keys)
+			if err != nil {
+				return err
+			}
+			for i, o := range pending {
+				if e, ok := led[keys[i]]; ok && e.Error == "" && (o.Ref.Size == 0 || e.Size == o.Ref.Size) {
+					skip[o] = true
+				}
+			}
+		}
+		for _, o := range pending {
+			if skip[o] {
+				opts.Stats.Skipped.Add(1)
+				opts.Stats.Objects.Add(1)
+				if o.Ack != nil {
+					if err := o.Ack(ctx, nil); err != nil {
+						opts.Logger.Warn("acknowledge skipped object", "object", o.Ref.URI(), "err", err)
+					}
+				}
+				continue
+			}
+			select {
+			case work <- o:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+	for {
+		o, err := src.Next(ctx)
+		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+			return err
+		}
+		pending = append(pending, o)
+		// Without a ledger check there is no reason to wait for a chunk.
+		if len(pending) >= chunk || !opts.SkipIngested {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// writer owns the appender: it appends batches, commits, and acknowledges
+// objects after the commit that covers them.
+type writer struct {
+	app        store.Appender
+	opts       Options
+	sum        *Summary
+	finished   []finishedObject // objects read to the end, awaiting commit
+	uncommited int
+	lastCommit time.Time
+}
+
+type finishedObject struct {
+	obj *Object
+	err error // permanent (quarantined) or retryable error, nil when fully ingested
+}
+
+func (w *writer) run(ctx context.Context, msgs <-chan message) error {
+	w.lastCommit = time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				if ctx.Err() != nil {
+					return w.abort(ctx.Err())
+				}
+				return w.commit(ctx)
+			}
+			if err := w.handle(ctx, m); err != nil {
+				return w.abort(err)
+			}
+		case <-tick.C:
+		}
+		if ctx.Err() != nil {
+			continue // drain; workers stop on their own
+		}
+		if w.uncommited >= w.opts.CommitRecords || (time.Since(w.lastCommit) >= w.opts.CommitEvery && (w.uncommited > 0 || len(w.finished) > 0)) {
+			if err := w.commit(ctx); err != nil {
+				return w.abort(err)
+			}
+		}
+	}
+}
+
+func (w *writer) handle(ctx context.Context, m message) error {
+	if m.batch != nil {
+		err := w.app.Append(ctx, m.batch)
+		w.uncommited += m.batch.Len()
+		close(m.done)
+		if err != nil {
+			return fmt.Errorf("append records of %s: %w", m.obj.Ref.URI(), err)
+		}
+		return nil
+	}
+	// End of an object.
+	r := m.stat
+	st := store.ObjectStatus{Object: m.obj.Ref, Kind: r.kind, Records: r.records, Skipped: r.skipped}
+	switch {
+	case r.err == nil:
+	case IsRetryable(r.err):
+		w.finished = append(w.finished, finishedObject{m.obj, r.err})
+		return nil // not in the ledger: it will be read again
+	default:
+		st.Error = r.err.Error()
+		if err := w.app.Quarantine(ctx, store.Quarantined{Object: m.obj.Ref.URI(), Kind: r.kind, Reason: st.Error, Size: m.obj.Ref.Size}); err != nil {
+			return err
+		}
+		if len(w.sum.Problems) < 100 {
+			w.sum.Problems = append(w.sum.Problems, Problem{Object: m.obj.Ref.URI(), Reason: st.Error})
+		}
+	}
+	if err := w.app.ObjectDone(ctx, st); err != nil {
+		return err
+	}
+	w.finished = append(w.finished, finishedObject{m.obj, r.err})
+	return nil
+}
+
+// commit makes the appended records durable, then acknowledges the objects
+// that are complete.
+func (w *writer) commit(ctx context.Context) error {
+	if err := w.app.Commit(ctx); err != nil {
+		return err
+	}
+	w.opts.Stats.Commits.Add(1)
+	if c, ok := w.app.(Counter); ok {
+		stored, dups := c.StoredCounts()
+		w.opts.Stats.Stored.Store(stored)
+		w.opts.Stats.Duplicates.Store(dups)
+	}
+	for _, f := range w.finished {
+		switch {
+		case f.err == nil:
+		case IsRetryable(f.err):
+			w.opts.Stats.Retried.Add(1)
+		default:
+			w.opts.Stats.Quarantined.Add(1)
+		}
+		w.opts.Stats.Objects.Add(1)
+		if f.obj.Ack != nil {
+			if err := f.obj.Ack(ctx, f.err); err != nil {
+				w.opts.Logger.Warn("acknowledge object", "object", f.obj.Ref.URI(), "err", err)
+			}
+		}
+	}
+	w.finished = w.finished[:0]
+	w.uncommited = 0
+	w.lastCommit = time.Now()
+	return nil
+}
+
+// abort rolls back; nothing uncommitted is acknowledged, so the source
+// delivers it again.
+func (w *writer) abort(err error) error {
+	if rerr := w.app.Rollback(context.WithoutCancel(context.Background())); rerr != nil {
+		w.opts.Logger.Error("roll back", "err", rerr)
+	}
+	return err
+}
