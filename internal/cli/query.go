@@ -100,6 +100,7 @@ type searchFlags struct {
 	queryFlags
 	user, ip, event, source, errCode, account, region, since, until string
 	readOnly                                                        string
+	failed                                                          bool
 }
 
 func (a *app) searchCommand() *cobra.Command {
@@ -111,7 +112,7 @@ func (a *app) searchCommand() *cobra.Command {
 list values are comma-separated and combine with OR. Text matches are
 case-insensitive; * is a wildcard.`,
 		Example: `  trailwatch search --user alice --since 24h
-  trailwatch search --ip 203.0.113.0/24 --error
+  trailwatch search --ip 203.0.113.0/24 --failed
   trailwatch search --event 'Stop*,Delete*' --source cloudtrail --since 2026-11-01
   trailwatch search --error AccessDenied --account 111122223333 --format json`,
 		Args: cobra.NoArgs,
@@ -128,8 +129,8 @@ case-insensitive; * is a wildcard.`,
 	fl.StringVar(&f.ip, "ip", "", "source IP address or CIDR (e.g. 203.0.113.0/24)")
 	fl.StringVar(&f.event, "event", "", "event name(s), e.g. ConsoleLogin,StopLogging or 'Delete*'")
 	fl.StringVar(&f.source, "source", "", "event source(s): iam, s3, or iam.amazonaws.com")
-	fl.StringVar(&f.errCode, "error", "", "only failed calls; with a value, error codes matching it (e.g. AccessDenied)")
-	fl.Lookup("error").NoOptDefVal = "*"
+	fl.StringVar(&f.errCode, "error", "", "error code(s) matching, e.g. AccessDenied or 'Unauthorized*'")
+	fl.BoolVar(&f.failed, "failed", false, "only failed calls (any error code)")
 	fl.StringVar(&f.account, "account", "", "recipient account id(s)")
 	fl.StringVar(&f.region, "region", "", "region(s)")
 	fl.StringVar(&f.since, "since", "", "events at or after: a duration ago (24h, 7d) or a time (2026-11-01, RFC 3339)")
@@ -189,12 +190,11 @@ func buildSearch(f searchFlags, now time.Time) (string, []any, error) {
 			return "eventSource ILIKE ?", []any{likePattern(v, false)}
 		})
 	}
+	if f.failed {
+		add("errorCode IS NOT NULL")
+	}
 	if f.errCode != "" {
-		if f.errCode == "*" {
-			add("errorCode IS NOT NULL")
-		} else {
-			anyOf(f.errCode, func(v string) (string, []any) { return "errorCode ILIKE ?", []any{likePattern(v, true)} })
-		}
+		anyOf(f.errCode, func(v string) (string, []any) { return "errorCode ILIKE ?", []any{likePattern(v, true)} })
 	}
 	if f.account != "" {
 		anyOf(f.account, func(v string) (string, []any) { return "recipientAccountId = ?", []any{v} })
@@ -232,7 +232,7 @@ FROM cloudtrail_events`
 	if len(where) > 0 {
 		q += "\nWHERE " + strings.Join(where, "\n  AND ")
 	}
-	q += "\nORDER BY eventTime DESC"
+	q += "\nORDER BY eventTime DESC, eventID"
 	return q, args, nil
 }
 
@@ -335,15 +335,15 @@ func (a *app) printStats(ctx context.Context, w io.Writer) error {
 			UNION ALL SELECT 'quarantine', count(*), min(time), max(time) FROM quarantine
 			UNION ALL SELECT 'tw_objects', count(*), min(ingested_at), max(ingested_at) FROM tw_objects`},
 		{"Accounts and regions", `SELECT recipientAccountId AS account, awsRegion AS region, count(*) AS events,
-			count(*) FILTER (errorCode IS NOT NULL) AS errors FROM cloudtrail_events GROUP BY ALL ORDER BY events DESC LIMIT 20`},
+			count(*) FILTER (errorCode IS NOT NULL) AS errors FROM cloudtrail_events GROUP BY ALL ORDER BY events DESC, account, region LIMIT 20`},
 		{"Top events", `SELECT eventSource AS source, eventName AS event, count(*) AS events FROM cloudtrail_events
-			GROUP BY ALL ORDER BY events DESC LIMIT 10`},
+			GROUP BY ALL ORDER BY events DESC, source, event LIMIT 10`},
 		{"Top principals", `SELECT principal(userIdentity) AS principal, userIdentity.type AS type, count(*) AS events,
-			count(DISTINCT sourceIPAddress) AS ips FROM cloudtrail_events GROUP BY ALL ORDER BY events DESC LIMIT 10`},
+			count(DISTINCT sourceIPAddress) AS ips FROM cloudtrail_events GROUP BY ALL ORDER BY events DESC, principal LIMIT 10`},
 		{"Top errors", `SELECT errorCode AS error, count(*) AS events, count(DISTINCT principal(userIdentity)) AS principals
-			FROM cloudtrail_events WHERE errorCode IS NOT NULL GROUP BY ALL ORDER BY events DESC LIMIT 10`},
+			FROM cloudtrail_events WHERE errorCode IS NOT NULL GROUP BY ALL ORDER BY events DESC, error LIMIT 10`},
 		{"S3 access logs", `SELECT bucket_name AS bucket, operation, count(*) AS requests, sum(bytessent) AS bytes_sent,
-			count(*) FILTER (httpstatus >= 400) AS errors FROM s3_access_logs GROUP BY ALL ORDER BY requests DESC LIMIT 10`},
+			count(*) FILTER (httpstatus >= 400) AS errors FROM s3_access_logs GROUP BY ALL ORDER BY requests DESC, bucket, operation LIMIT 10`},
 	}
 	for i, s := range sections {
 		rows, err := st.Query(ctx, s.q)

@@ -12,14 +12,15 @@ const looksMaxLines = 5
 // Looks reports whether data (the first bytes of an object) looks like S3 server access log lines;
 // used for content sniffing of files whose names say nothing.
 //
-// Every complete non-blank line among the first few must parse as a record.
-// If data ends inside the first line, that line must at least start with a
-// bucket owner, a bucket and a bracketed, valid time. Blank data is not an
-// access log.
+// One of the first few complete non-blank lines must parse as a record (a
+// bad line near the start must not hide the good ones after it). If data
+// ends inside the first line, that line must at least start with a bucket
+// owner, a bucket and a bracketed, valid time. Blank data is not an access
+// log.
 func Looks(data []byte) bool {
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	good := 0
-	for len(data) > 0 && good < looksMaxLines {
+	good, seen := 0, 0
+	for len(data) > 0 && seen < looksMaxLines {
 		var line []byte
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -31,11 +32,11 @@ func Looks(data []byte) bool {
 		if isBlank(line) {
 			continue
 		}
+		seen++
 		var rec event.AccessLog
-		if parseLine(line, &rec, nil) != nil {
-			return false
+		if parseLine(line, &rec, nil) == nil {
+			good++
 		}
-		good++
 	}
 	return good > 0
 }

@@ -1526,7 +1526,10 @@ func TestLooks(t *testing.T) {
 		{"CloudTrail JSON", `{"Records":[{"eventVersion":"1.08","userIdentity":{"type":"Root"}}]}`, false},
 		{"gzip magic", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", false},
 		{"Apache combined log", `127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08"` + "\n", false},
-		{"a bad line after good ones", good + "\n" + good + "\nnot an access log line\n", false},
+		// A bad line among good ones must not make the whole object
+		// unrecognized: the parser keeps the good lines and reports it.
+		{"a bad line after good ones", good + "\n" + good + "\nnot an access log line\n", true},
+		{"a bad line before good ones", "not an access log line\n" + good + "\n", true},
 		{"CSV", "a,b,c\n1,2,3\n", false},
 		{"binary", "\x00\x01\x02\x03 \x04 [\x05]\n", false},
 	}
