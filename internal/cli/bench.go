@@ -487,4 +487,3 @@ func (a *app) printBench(rep benchReport) {
 		fmt.Fprintf(w, "top-10 group-by over %d events: %.1f ms (target <= 150 ms over 10M)\n", rep.QueryRows, rep.QueryMS)
 	}
 }
-
