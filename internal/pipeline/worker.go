@@ -28,7 +28,12 @@ type worker struct {
 	gz     *gzip.Reader
 	batch  event.Batch
 	counts countingReader
+	whole  []byte // a small object's stored bytes, read at once
 }
+
+// wholeLimit is the largest object read into memory before decompressing:
+// gzip inflates ~20% faster from a byte slice than from a stream.
+const wholeLimit = 16 << 20
 
 func newWorker(opts Options) *worker {
 	return &worker{
@@ -74,18 +79,43 @@ func (w *worker) parse(ctx context.Context, obj *Object, msgs chan<- message, re
 	}
 	defer rc.Close()
 	w.counts = countingReader{r: rc, stats: w.opts.Stats}
-	w.raw.Reset(&w.counts)
-
-	var r io.Reader = w.raw
-	magic, err := w.raw.Peek(2)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read: %w", err)
+	var stored interface {
+		io.Reader
+		io.ByteReader
 	}
+	var magic []byte
+	if size := obj.Ref.Size; size > 0 && size <= wholeLimit {
+		if int64(cap(w.whole)) < size+1 {
+			w.whole = make([]byte, size+1)
+		}
+		n, err := io.ReadFull(&w.counts, w.whole[:size+1])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read: %w", err)
+		}
+		if n > int(size) { // bigger than announced: stream the rest
+			w.raw.Reset(io.MultiReader(bytes.NewReader(w.whole[:n]), &w.counts))
+			stored = w.raw
+		} else {
+			stored = bytes.NewReader(w.whole[:n])
+			magic = w.whole[:min(n, 2)]
+		}
+	} else {
+		w.raw.Reset(&w.counts)
+		stored = w.raw
+	}
+	if magic == nil {
+		var err error
+		magic, err = w.raw.Peek(2)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read: %w", err)
+		}
+	}
+	var r io.Reader = stored
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b { // gzip, whatever the name says
 		if w.gz == nil {
-			w.gz, err = gzip.NewReader(w.raw)
+			w.gz, err = gzip.NewReader(stored)
 		} else {
-			err = w.gz.Reset(w.raw)
+			err = w.gz.Reset(stored)
 		}
 		if err != nil {
 			return fmt.Errorf("gzip: %w", err)

@@ -2,24 +2,23 @@ package duckdb
 
 import (
 	"context"
-	"path/filepath"
-
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/apache/arrow-go/v18/arrow"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trailwatch/trailwatch/internal/event"
 	"github.com/trailwatch/trailwatch/internal/store"
 )
 
-// flushBytes is how much a table builder holds before its rows are inserted
-// (still inside the open transaction). Larger batches amortise the INSERT;
-// this bound keeps memory flat for huge inputs.
-const flushBytes = 64 << 20
+// flushBytes is how much a table's builder holds before its rows are
+// written (still inside the open transaction). Larger batches amortise
+// each write; this bound keeps memory flat for huge inputs.
+const flushBytes = 16 << 20
 
 // Counts says how many rows an appender inserted and how many it dropped as
 // already stored.
@@ -28,24 +27,52 @@ type Counts struct {
 	Duplicates                            int64
 }
 
+// builder is a table's row builder (eventCols, accessCols, digestCols).
+type builder interface{ pending() *pendingRows }
+
+func (c *eventCols) pending() *pendingRows  { return &c.pendingRows }
+func (c *accessCols) pending() *pendingRows { return &c.pendingRows }
+func (c *digestCols) pending() *pendingRows { return &c.pendingRows }
+
+// tableWriter holds one table's rows within an appender. Parquet-backed
+// tables have two builders: while one is written out by the flusher, the
+// other fills, so parsing and writing overlap.
+type tableWriter struct {
+	name, timeCol string
+	parquet       *parquetTable // nil for a native table
+	cur           builder
+	spare         chan builder
+	seen          map[uint64]struct{} // identities admitted in this transaction
+	count         *int64
+}
+
 // Appender is the DuckDB store.Appender. Use one from one goroutine.
 type Appender struct {
 	s    *Store
 	conn *sql.Conn
 	open bool // a transaction is open
-	done bool // committed or rolled back: the lock is released
+	done bool // closed: the lock is released
 
-	events, insights *eventCols
-	digests          *digestCols
-	access           *accessCols
-	objects          []store.ObjectStatus
-	quarantined      []store.Quarantined
-	counts           Counts
-	committed        Counts
-	pending          []pendingTable
-	tmpDir           string        // this appender's files before they are committed
-	files            []pendingFile // written in the open transaction
-	flushes          int
+	tables                  []*tableWriter
+	events, insights        *tableWriter
+	digests, access         *tableWriter
+	objects                 []store.ObjectStatus
+	quarantined             []store.Quarantined
+	counts, committed       Counts
+	tmpDir                  string        // this appender's files before they are committed
+	files                   []pendingFile // written in the open transaction
+	flushes                 int
+	jobs                    chan flushJob
+	inflight                sync.WaitGroup
+	mu                      sync.Mutex // guards flushErr, files, counts during flushes
+	flushErr                error
+	flusherDone, flusherRun chan struct{}
+}
+
+type flushJob struct {
+	ctx context.Context
+	tw  *tableWriter
+	b   builder
 }
 
 var _ store.Appender = (*Appender)(nil)
@@ -55,7 +82,7 @@ func (s *Store) Begin(ctx context.Context) (store.Appender, error) {
 	return s.BeginAppender(ctx)
 }
 
-// BeginAppender is Begin returning the concrete type (for Counts).
+// BeginAppender is Begin returning the concrete type.
 func (s *Store) BeginAppender(ctx context.Context) (*Appender, error) {
 	s.writer.Lock()
 	conn, err := s.db.Conn(ctx)
@@ -63,18 +90,25 @@ func (s *Store) BeginAppender(ctx context.Context) (*Appender, error) {
 		s.writer.Unlock()
 		return nil, fmt.Errorf("begin write: %w", err)
 	}
-	a := &Appender{
-		s: s, conn: conn,
-		events: newEventCols(false), insights: newEventCols(true),
-		digests: newDigestCols(), access: newAccessCols(),
+	a := &Appender{s: s, conn: conn, tmpDir: filepath.Join(s.data, "_tmp", "txn-"+randomID()),
+		jobs: make(chan flushJob, len(s.ptables)), flusherDone: make(chan struct{})}
+	mk := func(name, timeCol string, pt *parquetTable, count *int64, newB func() builder) *tableWriter {
+		tw := &tableWriter{name: name, timeCol: timeCol, parquet: pt, seen: map[uint64]struct{}{}, count: count, spare: make(chan builder, 1)}
+		tw.cur = newB()
+		tw.cur.pending().seen = tw.seen
+		if pt != nil {
+			sp := newB()
+			sp.pending().seen = tw.seen
+			tw.spare <- sp
+		}
+		a.tables = append(a.tables, tw)
+		return tw
 	}
-	a.pending = []pendingTable{
-		{"cloudtrail_events", "eventTime", &a.events.pendingRows, &a.counts.Events, s.ptables[0]},
-		{"cloudtrail_insights", "eventTime", &a.insights.pendingRows, &a.counts.Insights, nil},
-		{"cloudtrail_digests", "digestEndTime", &a.digests.pendingRows, &a.counts.Digests, nil},
-		{"s3_access_logs", "requesttime", &a.access.pendingRows, &a.counts.AccessLogs, s.ptables[1]},
-	}
-	a.tmpDir = filepath.Join(s.data, "_tmp", "txn-"+randomID())
+	a.events = mk("cloudtrail_events", "eventTime", s.ptables[0], &a.counts.Events, func() builder { return newEventCols(false) })
+	a.insights = mk("cloudtrail_insights", "eventTime", nil, &a.counts.Insights, func() builder { return newEventCols(true) })
+	a.digests = mk("cloudtrail_digests", "digestEndTime", nil, &a.counts.Digests, func() builder { return newDigestCols() })
+	a.access = mk("s3_access_logs", "requesttime", s.ptables[1], &a.counts.AccessLogs, func() builder { return newAccessCols() })
+	go a.flusher()
 	if err := a.begin(ctx); err != nil {
 		a.release()
 		return nil, err
@@ -90,11 +124,20 @@ func (a *Appender) begin(ctx context.Context) error {
 	return nil
 }
 
+func (a *Appender) ensureOpen(ctx context.Context) error {
+	if a.open {
+		return nil
+	}
+	return a.begin(ctx)
+}
+
 func (a *Appender) release() {
 	if a.done {
 		return
 	}
 	a.done = true
+	close(a.jobs)
+	<-a.flusherDone
 	_ = a.conn.Close()
 	a.s.writer.Unlock()
 }
@@ -102,95 +145,148 @@ func (a *Appender) release() {
 // Counts returns what the appender inserted in committed transactions.
 func (a *Appender) Counts() Counts { return a.committed }
 
-// Append adds the batch's records to the pending rows, inserting them
-// when enough have accumulated.
+// StoredCounts returns the rows committed so far and the rows dropped as
+// already stored (pipeline.Counter).
+func (a *Appender) StoredCounts() (stored, duplicates int64) {
+	c := a.committed
+	return c.Events + c.Insights + c.Digests + c.AccessLogs, c.Duplicates
+}
+
+// Append adds the batch's records to the pending rows, handing a table's
+// rows to the flusher when enough have accumulated.
 func (a *Appender) Append(ctx context.Context, b *event.Batch) error {
 	if a.done {
 		return errors.New("append after the appender was closed")
 	}
+	if err := a.asyncErr(); err != nil {
+		return err
+	}
 	now := a.s.opts.Now()
 	src := b.Object.URI()
-	for i := range b.Events {
-		if !a.events.append(&b.Events[i], src, now) {
-			a.counts.Duplicates++
+	dups := int64(0)
+	if len(b.Events) > 0 {
+		c := a.events.cur.(*eventCols)
+		for i := range b.Events {
+			if !c.append(&b.Events[i], src, now) {
+				dups++
+			}
 		}
 	}
-	for i := range b.Insights {
-		if !a.insights.append(&b.Insights[i], src, now) {
-			a.counts.Duplicates++
+	if len(b.Insights) > 0 {
+		c := a.insights.cur.(*eventCols)
+		for i := range b.Insights {
+			if !c.append(&b.Insights[i], src, now) {
+				dups++
+			}
 		}
 	}
-	for i := range b.Digests {
-		if !a.digests.append(&b.Digests[i], src, now) {
-			a.counts.Duplicates++
+	if len(b.Digests) > 0 {
+		c := a.digests.cur.(*digestCols)
+		for i := range b.Digests {
+			if !c.append(&b.Digests[i], src, now) {
+				dups++
+			}
 		}
 	}
 	if len(b.AccessLogs) > 0 {
+		c := a.access.cur.(*accessCols)
 		lk := store.LedgerKey(b.Object)
 		for i := range b.AccessLogs {
-			if !a.access.append(&b.AccessLogs[i], src, lk, now) {
-				a.counts.Duplicates++
+			if !c.append(&b.AccessLogs[i], src, lk, now) {
+				dups++
 			}
 		}
 	}
-	for _, t := range a.tables() {
-		if t.rows.size() >= flushBytes {
-			if err := a.flush(ctx, t); err != nil {
+	if dups > 0 {
+		a.mu.Lock()
+		a.counts.Duplicates += dups
+		a.mu.Unlock()
+	}
+	for _, tw := range a.tables {
+		if tw.cur.pending().size() < flushBytes {
+			continue
+		}
+		if err := a.ensureOpen(ctx); err != nil {
+			return err
+		}
+		if tw.parquet == nil {
+			if err := a.flushNative(ctx, tw); err != nil {
 				return err
 			}
+			continue
+		}
+		// Hand the full builder to the flusher and continue with the spare
+		// (waiting for it if the previous flush of this table is running).
+		full := tw.cur
+		a.inflight.Add(1)
+		a.jobs <- flushJob{ctx: ctx, tw: tw, b: full}
+		select {
+		case tw.cur = <-tw.spare:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return nil
 }
 
-type pendingTable struct {
-	name, timeCol string
-	rows          *pendingRows
-	count         *int64
-	parquet       *parquetTable // nil for native tables
+// flusher writes full builders out, one at a time, on the appender's
+// connection.
+func (a *Appender) flusher() {
+	defer close(a.flusherDone)
+	for job := range a.jobs {
+		err := a.flushParquet(job.ctx, job.tw, job.b)
+		job.b.pending().reset()
+		job.tw.spare <- job.b
+		if err != nil {
+			a.mu.Lock()
+			if a.flushErr == nil {
+				a.flushErr = err
+			}
+			a.mu.Unlock()
+		}
+		a.inflight.Done()
+	}
 }
 
-func (a *Appender) tables() []pendingTable { return a.pending }
+func (a *Appender) asyncErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.flushErr
+}
 
-// flush inserts a table's pending rows, leaving out rows already stored:
-// the duplicate check only reads stored rows within the batch's time range,
-// which DuckDB's zone maps make cheap when data arrives roughly in order.
-func (a *Appender) flush(ctx context.Context, t pendingTable) error {
-	p := t.rows
+// flushNative inserts a native table's pending rows, leaving out rows
+// already stored: the duplicate check only reads stored rows within the
+// batch's time range, which DuckDB's zone maps make cheap.
+func (a *Appender) flushNative(ctx context.Context, tw *tableWriter) error {
+	p := tw.cur.pending()
 	if p.rows == 0 {
 		return nil
 	}
-	if !a.open {
-		if err := a.begin(ctx); err != nil {
-			return err
-		}
-	}
 	rec := p.record()
 	defer rec.Release()
-	if t.parquet != nil {
-		return a.flushParquet(ctx, t, rec)
-	}
 	var stmts []insertStmt
 	if p.bounds.n > 0 {
 		stmts = append(stmts, insertStmt{
 			sql: fmt.Sprintf(`INSERT INTO %[1]s SELECT b.* FROM %[3]s b WHERE b.%[2]s IS NOT NULL AND NOT EXISTS (
 				SELECT 1 FROM %[1]s e WHERE e.%[2]s >= ? AND e.%[2]s <= ? AND e.%[2]s = b.%[2]s AND e.tw_hash = b.tw_hash)`,
-				t.name, t.timeCol, batchView),
+				tw.name, tw.timeCol, batchView),
 			args: []any{time.UnixMicro(p.bounds.min).UTC(), time.UnixMicro(p.bounds.max).UTC()},
 		})
 	}
 	if p.hasNullTime {
 		stmts = append(stmts, insertStmt{
 			sql: fmt.Sprintf(`INSERT INTO %[1]s SELECT b.* FROM %[3]s b WHERE b.%[2]s IS NULL AND NOT EXISTS (
-				SELECT 1 FROM %[1]s e WHERE e.%[2]s IS NULL AND e.tw_hash = b.tw_hash)`, t.name, t.timeCol, batchView),
+				SELECT 1 FROM %[1]s e WHERE e.%[2]s IS NULL AND e.tw_hash = b.tw_hash)`, tw.name, tw.timeCol, batchView),
 		})
 	}
-	inserted, err := insertRecord(ctx, a.conn, t.name, rec, stmts)
+	inserted, err := insertRecord(ctx, a.conn, tw.name, rec, stmts)
 	if err != nil {
-		return fmt.Errorf("insert into %s: %w", t.name, err)
+		return fmt.Errorf("insert into %s: %w", tw.name, err)
 	}
-	*t.count += inserted
+	a.mu.Lock()
+	*tw.count += inserted
 	a.counts.Duplicates += int64(p.rows) - inserted
+	a.mu.Unlock()
 	p.reset()
 	return nil
 }
@@ -203,6 +299,85 @@ type insertStmt struct {
 
 // batchView is the name the pending batch has in insert statements.
 const batchView = "tw_batch"
+
+// flushParquet writes a Parquet-backed table's rows to new files in the
+// transaction's temporary directory, one per day, leaving out rows already
+// stored: the check reads only committed files whose time range overlaps
+// the batch (rows repeated within the transaction never get this far).
+func (a *Appender) flushParquet(ctx context.Context, tw *tableWriter, b builder) error {
+	p := b.pending()
+	if p.rows == 0 {
+		return nil
+	}
+	rec := p.record()
+	defer rec.Release()
+	tc := quoteIdent(tw.timeCol)
+	from, to := nullDay, nullDay
+	var lo, hi time.Time
+	if p.bounds.n > 0 {
+		lo, hi = time.UnixMicro(p.bounds.min).UTC(), time.UnixMicro(p.bounds.max).UTC()
+		from, to = lo.Format("2006-01-02"), hi.Format("2006-01-02")
+		if p.hasNullTime {
+			from = nullDay
+		}
+	}
+	existing, err := a.s.overlappingFiles(ctx, a.conn, tw.name, from, to, lo, hi, p.hasNullTime)
+	if err != nil {
+		return err
+	}
+	where := ""
+	if len(existing) > 0 {
+		timeFilter := ""
+		if p.bounds.n > 0 {
+			timeFilter = fmt.Sprintf(" AND (e.%[1]s IS NULL OR e.%[1]s BETWEEN %[2]s AND %[3]s)", tc, tsLiteral(lo), tsLiteral(hi))
+		}
+		where = fmt.Sprintf(` WHERE NOT EXISTS (SELECT 1 FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) e
+			WHERE e.%[2]s IS NOT DISTINCT FROM b.%[2]s AND e.tw_hash = b.tw_hash%[3]s)`, sqlList(existing), tc, timeFilter)
+	}
+	a.flushes++
+	var q string
+	if from == to {
+		// One day (the usual case): one file, no partitioning step.
+		dir := filepath.Join(a.tmpDir, tw.name, "tw_day="+from)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		q = fmt.Sprintf(`COPY (SELECT b.* FROM %s b%s) TO %s (%s, RETURN_FILES)`,
+			batchView, where, sqlString(filepath.Join(dir, fmt.Sprintf("%06d-%s.parquet", a.flushes, randomID()))), parquetOptions)
+	} else {
+		dir := filepath.Join(a.tmpDir, tw.name, fmt.Sprintf("%06d", a.flushes))
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return err
+		}
+		q = fmt.Sprintf(`COPY (SELECT b.*, CAST(coalesce(b.%[1]s, TIMESTAMPTZ '%[2]s 00:00:00+00') AS DATE) AS tw_day FROM %[3]s b%[4]s)
+			TO %[5]s (%[6]s, PARTITION_BY (tw_day), FILENAME_PATTERN '{uuid}', RETURN_FILES)`,
+			tc, nullDay, batchView, where, sqlString(dir), parquetOptions)
+	}
+	t0 := time.Now()
+	res, err := copyRecord(ctx, a.conn, tw.name, rec, q)
+	a.s.log.Debug("wrote batch", "table", tw.name, "rows", p.rows, "files", len(res.files), "took", time.Since(t0))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tw.name, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, f := range res.files {
+		a.files = append(a.files, pendingFile{table: tw.name, tmp: f, day: dayOf(f)})
+	}
+	*tw.count += res.rows
+	a.counts.Duplicates += int64(p.rows) - res.rows
+	return nil
+}
+
+func tsLiteral(t time.Time) string {
+	return "TIMESTAMPTZ " + sqlString(t.UTC().Format("2006-01-02 15:04:05.999999-07:00"))
+}
+
+// copyResult is what COPY ... RETURN_FILES reports.
+type copyResult struct {
+	rows  int64
+	files []string
+}
 
 // ObjectDone records an object in the ledger (at Commit).
 func (a *Appender) ObjectDone(_ context.Context, o store.ObjectStatus) error {
@@ -219,14 +394,28 @@ func (a *Appender) Quarantine(_ context.Context, q store.Quarantined) error {
 	return nil
 }
 
-// Commit inserts everything pending and commits. The appender stays usable:
+// Commit writes everything pending and commits. The appender stays usable:
 // the next Append starts a new transaction.
 func (a *Appender) Commit(ctx context.Context) error {
 	if a.done {
 		return errors.New("commit after the appender was closed")
 	}
-	for _, t := range a.tables() {
-		if err := a.flush(ctx, t); err != nil {
+	a.inflight.Wait()
+	if err := a.asyncErr(); err != nil {
+		return err
+	}
+	if err := a.ensureOpen(ctx); err != nil {
+		return err
+	}
+	for _, tw := range a.tables {
+		var err error
+		if tw.parquet == nil {
+			err = a.flushNative(ctx, tw)
+		} else {
+			err = a.flushParquet(ctx, tw, tw.cur)
+			tw.cur.pending().reset()
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -242,20 +431,21 @@ func (a *Appender) Commit(ctx context.Context) error {
 		return err
 	}
 	a.files = a.files[:0]
-	if a.open {
-		t0 := time.Now()
-		defer func() { a.s.log.Debug("committed", "took", time.Since(t0)) }()
-		if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		a.open = false
+	t0 := time.Now()
+	if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
+	a.open = false
+	a.s.log.Debug("committed", "took", time.Since(t0))
 	a.committed.Events += a.counts.Events
 	a.committed.Insights += a.counts.Insights
 	a.committed.Digests += a.counts.Digests
 	a.committed.AccessLogs += a.counts.AccessLogs
 	a.committed.Duplicates += a.counts.Duplicates
 	a.counts = Counts{}
+	for _, tw := range a.tables {
+		clear(tw.seen)
+	}
 	_ = os.RemoveAll(a.tmpDir)
 	for _, t := range a.s.ptables {
 		if !changed[t.name] {
@@ -273,11 +463,6 @@ func (a *Appender) Commit(ctx context.Context) error {
 func (a *Appender) writeLedger(ctx context.Context) error {
 	if len(a.objects) == 0 && len(a.quarantined) == 0 {
 		return nil
-	}
-	if !a.open {
-		if err := a.begin(ctx); err != nil {
-			return err
-		}
 	}
 	now := a.s.opts.Now().UTC()
 	const chunk = 200
@@ -313,14 +498,73 @@ func (a *Appender) writeLedger(ctx context.Context) error {
 	return nil
 }
 
+// placeFiles moves the transaction's files into their table directories
+// and adds them to the catalog (in the open transaction). It returns the
+// tables whose file lists changed.
+func (a *Appender) placeFiles(ctx context.Context) (map[string]bool, error) {
+	changed := map[string]bool{}
+	if len(a.files) == 0 {
+		return changed, nil
+	}
+	byTable := map[string][]string{}
+	for _, f := range a.files {
+		byTable[f.table] = append(byTable[f.table], f.tmp)
+	}
+	stats := map[string]fileStats{}
+	for _, t := range a.s.ptables {
+		if len(byTable[t.name]) == 0 {
+			continue
+		}
+		st, err := readFileStats(ctx, a.conn, byTable[t.name], t.timeCol)
+		if err != nil {
+			return nil, fmt.Errorf("read new files: %w", err)
+		}
+		for k, v := range st {
+			stats[k] = v
+		}
+	}
+	for _, f := range a.files {
+		t := a.s.ptable(f.table)
+		final := filepath.Join(t.dir(a.s.data), "tw_day="+f.day, filepath.Base(f.tmp))
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(f.tmp, final); err != nil {
+			return nil, fmt.Errorf("place data file: %w", err)
+		}
+		if err := a.s.addFile(ctx, a.conn, f.table, final, f.day, stats[f.tmp]); err != nil {
+			return nil, fmt.Errorf("record data file: %w", err)
+		}
+		changed[f.table] = true
+	}
+	for _, t := range a.s.ptables {
+		if !changed[t.name] {
+			continue
+		}
+		view, err := a.s.viewSQL(ctx, a.conn, t)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.conn.ExecContext(ctx, view); err != nil {
+			return nil, fmt.Errorf("update view %s: %w", t.name, err)
+		}
+	}
+	return changed, nil
+}
+
 // Rollback discards everything since the last Commit. The appender stays
 // usable.
 func (a *Appender) Rollback(ctx context.Context) error {
 	if a.done {
 		return nil
 	}
-	for _, t := range a.tables() {
-		t.rows.reset()
+	a.inflight.Wait()
+	a.mu.Lock()
+	a.flushErr = nil
+	a.mu.Unlock()
+	for _, tw := range a.tables {
+		tw.cur.pending().reset()
+		clear(tw.seen)
 	}
 	a.objects, a.quarantined, a.counts = a.objects[:0], a.quarantined[:0], Counts{}
 	a.files = a.files[:0]
@@ -345,138 +589,29 @@ func (a *Appender) Close() error {
 	return err
 }
 
-// StoredCounts returns the rows committed so far and the rows dropped as
-// already stored (pipeline.Counter).
-func (a *Appender) StoredCounts() (stored, duplicates int64) {
-	c := a.committed
-	return c.Events + c.Insights + c.Digests + c.AccessLogs, c.Duplicates
+// fileStats describes a data file for the catalog.
+type fileStats struct {
+	rows     int64
+	min, max sql.NullTime
 }
 
-// flushParquet writes a Parquet-backed table's pending rows to new files
-// in the transaction's temporary directory, one per day, leaving out rows
-// already stored: the duplicate check reads only the files of the days the
-// batch covers (and the files this transaction wrote).
-func (a *Appender) flushParquet(ctx context.Context, t pendingTable, rec arrow.RecordBatch) error {
-	p := t.rows
-	tc := quoteIdent(t.timeCol)
-	nullDayTS := "TIMESTAMPTZ '" + nullDay + " 00:00:00+00'"
-	var from, to string
-	switch {
-	case p.bounds.n > 0:
-		from = time.UnixMicro(p.bounds.min).UTC().Format("2006-01-02")
-		to = time.UnixMicro(p.bounds.max).UTC().Format("2006-01-02")
-		if p.hasNullTime {
-			from = nullDay
-		}
-	default:
-		from, to = nullDay, nullDay
-	}
-	existing, err := a.s.tableFiles(ctx, a.conn, t.name, from, to)
+// readFileStats reads row counts and time bounds from Parquet footers.
+func readFileStats(ctx context.Context, q queryer, files []string, timeCol string) (map[string]fileStats, error) {
+	out := map[string]fileStats{}
+	rows, err := q.QueryContext(ctx, `SELECT file_name, sum(num_values),
+		min(TRY_CAST(stats_min AS TIMESTAMPTZ)), max(TRY_CAST(stats_max AS TIMESTAMPTZ))
+		FROM parquet_metadata(`+sqlList(files)+`) WHERE path_in_schema = ? GROUP BY file_name`, timeCol)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, f := range a.files {
-		if f.table == t.name && f.day >= from && f.day <= to {
-			existing = append(existing, f.tmp)
-		}
-	}
-	where := ""
-	if len(existing) > 0 {
-		timeFilter := ""
-		if p.bounds.n > 0 {
-			lo := time.UnixMicro(p.bounds.min).UTC().Format("2006-01-02 15:04:05.999999-07:00")
-			hi := time.UnixMicro(p.bounds.max).UTC().Format("2006-01-02 15:04:05.999999-07:00")
-			timeFilter = fmt.Sprintf(" AND (e.%[1]s IS NULL OR e.%[1]s BETWEEN TIMESTAMPTZ %[2]s AND TIMESTAMPTZ %[3]s)", tc, sqlString(lo), sqlString(hi))
-		}
-		where = fmt.Sprintf(` WHERE NOT EXISTS (SELECT 1 FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) e
-			WHERE e.%[2]s IS NOT DISTINCT FROM b.%[2]s AND e.tw_hash = b.tw_hash%[3]s)`, sqlList(existing), tc, timeFilter)
-	}
-	a.flushes++
-	dir := filepath.Join(a.tmpDir, t.name, fmt.Sprintf("%06d", a.flushes))
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	q := fmt.Sprintf(`COPY (SELECT b.*, CAST(coalesce(b.%[1]s, %[2]s) AS DATE) AS tw_day FROM %[3]s b%[4]s)
-		TO %[5]s (%[6]s, PARTITION_BY (tw_day), FILENAME_PATTERN '{uuid}', RETURN_FILES)`,
-		tc, nullDayTS, batchView, where, sqlString(dir), parquetOptions)
-	t0 := time.Now()
-	res, err := copyRecord(ctx, a.conn, t.name, rec, q)
-	a.s.log.Debug("wrote batch", "table", t.name, "rows", p.rows, "files", len(res.files), "took", time.Since(t0))
-	if err != nil {
-		return fmt.Errorf("write %s: %w", t.name, err)
-	}
-	for _, f := range res.files {
-		a.files = append(a.files, pendingFile{table: t.name, tmp: f, day: dayOf(f)})
-	}
-	*t.count += res.rows
-	a.counts.Duplicates += int64(p.rows) - res.rows
-	p.reset()
-	return nil
-}
-
-// copyResult is what COPY ... RETURN_FILES reports.
-type copyResult struct {
-	rows  int64
-	files []string
-}
-
-// placeFiles moves the transaction's files into their table directories
-// and adds them to the catalog (in the open transaction). It returns the
-// tables whose file lists changed.
-func (a *Appender) placeFiles(ctx context.Context) (map[string]bool, error) {
-	changed := map[string]bool{}
-	if len(a.files) == 0 {
-		return changed, nil
-	}
-	paths := make([]string, len(a.files))
-	for i, f := range a.files {
-		paths[i] = f.tmp
-	}
-	counts := map[string]int64{}
-	rows, err := a.conn.QueryContext(ctx, `SELECT file_name, num_rows FROM parquet_file_metadata(`+sqlList(paths)+`)`)
-	if err != nil {
-		return nil, fmt.Errorf("read new files: %w", err)
-	}
+	defer rows.Close()
 	for rows.Next() {
 		var name string
-		var n int64
-		if err := rows.Scan(&name, &n); err != nil {
-			rows.Close()
+		var st fileStats
+		if err := rows.Scan(&name, &st.rows, &st.min, &st.max); err != nil {
 			return nil, err
 		}
-		counts[name] = n
+		out[name] = st
 	}
-	rows.Close()
-	for _, f := range a.files {
-		var t *parquetTable
-		for _, pt := range a.s.ptables {
-			if pt.name == f.table {
-				t = pt
-			}
-		}
-		final := filepath.Join(t.dir(a.s.data), "tw_day="+f.day, filepath.Base(f.tmp))
-		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(f.tmp, final); err != nil {
-			return nil, fmt.Errorf("place data file: %w", err)
-		}
-		if err := a.s.addFile(ctx, a.conn, f.table, final, f.day, counts[f.tmp]); err != nil {
-			return nil, fmt.Errorf("record data file: %w", err)
-		}
-		changed[f.table] = true
-	}
-	for _, t := range a.s.ptables {
-		if !changed[t.name] {
-			continue
-		}
-		view, err := a.s.viewSQL(ctx, a.conn, t)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := a.conn.ExecContext(ctx, view); err != nil {
-			return nil, fmt.Errorf("update view %s: %w", t.name, err)
-		}
-	}
-	return changed, nil
+	return out, rows.Err()
 }

@@ -55,7 +55,8 @@ const compactAt = 16
 const trashDelay = 10 * time.Minute
 
 // parquetOptions are the COPY options for every data file.
-const parquetOptions = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+// zstd level 1 costs half the CPU of the default level for ~5% more bytes.
+const parquetOptions = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880"
 
 // pendingFile is a file written in the open transaction, not yet in place.
 type pendingFile struct {
@@ -279,7 +280,7 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 		return 0, err
 	}
 	if keep == "FALSE" { // drop the whole day: no need to read it
-		if err := s.swapFiles(ctx, conn, t, old, "", day, 0); err != nil {
+		if err := s.swapFiles(ctx, conn, t, old, "", day, fileStats{}); err != nil {
 			return 0, err
 		}
 		s.trash(old)
@@ -300,10 +301,12 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		return 0, err
 	}
-	var rowsLeft int64
-	if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)`, tmp).Scan(&rowsLeft); err != nil {
+	stats, err := readFileStats(ctx, conn, []string{tmp}, t.timeCol)
+	if err != nil {
 		return 0, err
 	}
+	st := stats[tmp]
+	rowsLeft := st.rows
 	var final string
 	if rowsLeft > 0 {
 		final = filepath.Join(t.dir(s.data), "tw_day="+day, filepath.Base(tmp))
@@ -311,7 +314,7 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 			return 0, err
 		}
 	}
-	if err := s.swapFiles(ctx, conn, t, old, final, day, rowsLeft); err != nil {
+	if err := s.swapFiles(ctx, conn, t, old, final, day, st); err != nil {
 		if final != "" {
 			_ = os.Remove(final)
 		}
@@ -322,7 +325,7 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 }
 
 // swapFiles replaces files in the catalog and the view, in one transaction.
-func (s *Store) swapFiles(ctx context.Context, conn *sql.Conn, t *parquetTable, old []string, added, day string, rows int64) (err error) {
+func (s *Store) swapFiles(ctx context.Context, conn *sql.Conn, t *parquetTable, old []string, added, day string, st fileStats) (err error) {
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return err
 	}
@@ -347,7 +350,7 @@ func (s *Store) swapFiles(ctx context.Context, conn *sql.Conn, t *parquetTable, 
 		rel = rel[n:]
 	}
 	if added != "" {
-		if err = s.addFile(ctx, conn, t.name, added, day, rows); err != nil {
+		if err = s.addFile(ctx, conn, t.name, added, day, st); err != nil {
 			return err
 		}
 	}
@@ -362,14 +365,53 @@ func (s *Store) swapFiles(ctx context.Context, conn *sql.Conn, t *parquetTable, 
 	return err
 }
 
-func (s *Store) addFile(ctx context.Context, q queryer, table, path, day string, rows int64) error {
+func (s *Store) addFile(ctx context.Context, q queryer, table, path, day string, st fileStats) error {
 	var size int64
-	if st, err := os.Stat(path); err == nil {
-		size = st.Size()
+	if fi, err := os.Stat(path); err == nil {
+		size = fi.Size()
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO tw_files VALUES (?, ?, CAST(? AS DATE), ?, ?, ?)`,
-		table, s.rel(path), day, rows, size, s.opts.Now().UTC())
+	_, err := q.ExecContext(ctx, `INSERT INTO tw_files VALUES (?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)`,
+		table, s.rel(path), day, st.rows, size, st.min, st.max, s.opts.Now().UTC())
 	return err
+}
+
+// ptable returns the Parquet-backed table named name.
+func (s *Store) ptable(name string) *parquetTable {
+	for _, t := range s.ptables {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// overlappingFiles lists a table's committed files of the days from..to
+// whose time range overlaps lo..hi (and, with nulls, the files of records
+// without a time).
+func (s *Store) overlappingFiles(ctx context.Context, q queryer, table, from, to string, lo, hi time.Time, nulls bool) ([]string, error) {
+	query := `SELECT path FROM tw_files WHERE tbl = ? AND day BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)
+		AND (min_time IS NULL OR (max_time >= ? AND min_time <= ?)`
+	if nulls {
+		query += ` OR day = DATE '` + nullDay + `'`
+	}
+	query += `) ORDER BY day, path`
+	if lo.IsZero() {
+		lo, hi = time.Unix(0, 0).UTC(), time.Unix(0, 0).UTC()
+	}
+	rows, err := q.QueryContext(ctx, query, table, from, to, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("list files of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, filepath.Join(s.data, p))
+	}
+	return out, rows.Err()
 }
 
 // rel returns a data file's path relative to the data directory.

@@ -84,7 +84,8 @@ var ddl = []string{
 		object VARCHAR, kind VARCHAR, reason VARCHAR, size BIGINT, time TIMESTAMPTZ)`,
 	`CREATE TABLE IF NOT EXISTS tw_checkpoints (name VARCHAR PRIMARY KEY, value VARCHAR, updated_at TIMESTAMPTZ)`,
 	// The Parquet files of the large tables (paths relative to the data directory).
-	`CREATE TABLE IF NOT EXISTS tw_files (tbl VARCHAR, path VARCHAR, day DATE, rows BIGINT, bytes BIGINT, added_at TIMESTAMPTZ)`,
+	`CREATE TABLE IF NOT EXISTS tw_files (tbl VARCHAR, path VARCHAR, day DATE, rows BIGINT, bytes BIGINT,
+		min_time TIMESTAMPTZ, max_time TIMESTAMPTZ, added_at TIMESTAMPTZ)`,
 
 	// principal(userIdentity): who acted, as one string.
 	`CREATE OR REPLACE MACRO principal(ui) AS

@@ -19,6 +19,8 @@ type pendingRows struct {
 	seen        map[uint64]struct{}
 }
 
+// init gives the rows a duplicate set of their own; an appender replaces it
+// by one shared across its builders and the whole transaction.
 func (p *pendingRows) init() { p.seen = map[uint64]struct{}{} }
 
 // admit notes a row's identity and time; it returns false for a duplicate
@@ -37,11 +39,12 @@ func (p *pendingRows) admit(h uint64, t time.Time) bool {
 	return true
 }
 
+// reset empties the rows after they were written; the duplicate set lives
+// on for the rest of the transaction.
 func (p *pendingRows) reset() {
 	p.table.reset()
 	p.bounds = timeBounds{}
 	p.hasNullTime = false
-	clear(p.seen)
 }
 
 // accessCols builds rows of s3_access_logs, named as in AWS's documented
