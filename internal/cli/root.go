@@ -52,6 +52,7 @@ type app struct {
 	threads        int
 	memoryLimit    string
 	cpuProfile     string
+	memProfile     string
 	log            *slog.Logger
 }
 
@@ -115,6 +116,12 @@ Quick start:
 			if a.cpuProfile != "" {
 				pprof.StopCPUProfile()
 			}
+			if a.memProfile != "" {
+				if f, err := os.Create(a.memProfile); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			}
 		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -151,6 +158,8 @@ Quick start:
 
 	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	_ = pf.MarkHidden("cpuprofile")
+	pf.StringVar(&a.memProfile, "memprofile", "", "write an allocation profile to this file")
+	_ = pf.MarkHidden("memprofile")
 
 	root.AddCommand(a.ingestCommand(), a.queryCommand(), a.searchCommand(), a.statsCommand(),
 		a.retainCommand(), a.eventCommand(), a.demoCommand(), a.genCommand(), a.benchCommand(), a.versionCommand())

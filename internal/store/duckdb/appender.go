@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -459,41 +458,76 @@ func (a *Appender) Commit(ctx context.Context) error {
 	return nil
 }
 
-// writeLedger inserts the pending ledger and quarantine rows.
+// writeLedger inserts the pending ledger and quarantine rows, as Arrow
+// batches like the records (a VALUES list costs ~0.15 ms per object).
 func (a *Appender) writeLedger(ctx context.Context) error {
 	if len(a.objects) == 0 && len(a.quarantined) == 0 {
 		return nil
 	}
-	now := a.s.opts.Now().UTC()
-	const chunk = 200
-	for len(a.objects) > 0 {
-		n := min(chunk, len(a.objects))
-		args := make([]any, 0, 9*n)
-		for _, o := range a.objects[:n] {
-			var errText any
-			if o.Error != "" {
-				errText = o.Error
-			}
-			args = append(args, store.LedgerKey(o.Object), o.Object.URI(), o.Kind.String(), o.Object.Size,
-				o.Object.ETag, o.Records, o.Skipped, errText, now)
+	now := a.s.opts.Now().UTC().UnixMicro()
+	if len(a.objects) > 0 {
+		var t table
+		var key, uri, kind, etag, errText strCol
+		size, records, skipped, at := newInt64Col(), newInt64Col(), newInt64Col(), newTimeCol()
+		for _, c := range []struct {
+			n string
+			c column
+		}{{"object_key", &key}, {"uri", &uri}, {"kind", &kind}, {"size", size}, {"etag", &etag},
+			{"records", records}, {"skipped", skipped}, {"error", &errText}, {"ingested_at", at}} {
+			t.add(c.n, c.c)
 		}
-		q := `INSERT OR REPLACE INTO tw_objects VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?),", n), ",")
-		if _, err := a.conn.ExecContext(ctx, q, args...); err != nil {
+		seen := map[string]bool{}
+		for i := len(a.objects) - 1; i >= 0; i-- { // the last status of an object wins
+			o := a.objects[i]
+			k := store.LedgerKey(o.Object)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			key.add(k)
+			uri.add(o.Object.URI())
+			kind.add(o.Kind.String())
+			size.add(o.Object.Size)
+			etag.opt(o.Object.ETag, false)
+			records.add(int64(o.Records))
+			skipped.add(int64(o.Skipped))
+			errText.opt(o.Error, false)
+			at.add(now)
+			t.rows++
+		}
+		rec := t.record()
+		_, err := insertRecord(ctx, a.conn, "tw_objects", rec, []insertStmt{{sql: "INSERT OR REPLACE INTO tw_objects SELECT * FROM " + batchView}})
+		rec.Release()
+		if err != nil {
 			return fmt.Errorf("write object ledger: %w", err)
 		}
-		a.objects = a.objects[n:]
+		a.objects = a.objects[:0]
 	}
-	for len(a.quarantined) > 0 {
-		n := min(chunk, len(a.quarantined))
-		args := make([]any, 0, 5*n)
-		for _, q := range a.quarantined[:n] {
-			args = append(args, q.Object, q.Kind.String(), q.Reason, q.Size, q.Time.UTC())
+	if len(a.quarantined) > 0 {
+		var t table
+		var object, kind, reason strCol
+		size, at := newInt64Col(), newTimeCol()
+		for _, c := range []struct {
+			n string
+			c column
+		}{{"object", &object}, {"kind", &kind}, {"reason", &reason}, {"size", size}, {"time", at}} {
+			t.add(c.n, c.c)
 		}
-		q := `INSERT INTO quarantine VALUES ` + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?),", n), ",")
-		if _, err := a.conn.ExecContext(ctx, q, args...); err != nil {
+		for _, q := range a.quarantined {
+			object.add(q.Object)
+			kind.add(q.Kind.String())
+			reason.add(q.Reason)
+			size.add(q.Size)
+			at.time(q.Time)
+			t.rows++
+		}
+		rec := t.record()
+		_, err := insertRecord(ctx, a.conn, "quarantine", rec, []insertStmt{{sql: "INSERT INTO quarantine SELECT * FROM " + batchView}})
+		rec.Release()
+		if err != nil {
 			return fmt.Errorf("write quarantine: %w", err)
 		}
-		a.quarantined = a.quarantined[n:]
+		a.quarantined = a.quarantined[:0]
 	}
 	return nil
 }
