@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trailwatch/trailwatch/internal/event"
@@ -52,20 +53,20 @@ type Appender struct {
 	open bool // a transaction is open
 	done bool // closed: the lock is released
 
-	tables                  []*tableWriter
-	events, insights        *tableWriter
-	digests, access         *tableWriter
-	objects                 []store.ObjectStatus
-	quarantined             []store.Quarantined
-	counts, committed       Counts
-	tmpDir                  string        // this appender's files before they are committed
-	files                   []pendingFile // written in the open transaction
-	flushes                 int
-	jobs                    chan flushJob
-	inflight                sync.WaitGroup
-	mu                      sync.Mutex // guards flushErr, files, counts during flushes
-	flushErr                error
-	flusherDone, flusherRun chan struct{}
+	tables            []*tableWriter
+	events, insights  *tableWriter
+	digests, access   *tableWriter
+	objects           []store.ObjectStatus
+	quarantined       []store.Quarantined
+	counts, committed Counts
+	tmpDir            string        // this appender's files before they are committed
+	files             []pendingFile // written in the open transaction
+	flushes           atomic.Int64
+	jobs              chan flushJob
+	inflight          sync.WaitGroup
+	mu                sync.Mutex // guards flushErr, files, counts during flushes
+	flushErr          error
+	flushers          sync.WaitGroup
 }
 
 type flushJob struct {
@@ -89,16 +90,22 @@ func (s *Store) BeginAppender(ctx context.Context) (*Appender, error) {
 		s.writer.Unlock()
 		return nil, fmt.Errorf("begin write: %w", err)
 	}
+	// Parquet writes need no transaction (they only write files and read
+	// committed ones): several flushers, each on its own connection, write
+	// in parallel; the commit adds their files to the catalog.
+	nflush := s.flushers()
 	a := &Appender{s: s, conn: conn, tmpDir: filepath.Join(s.data, "_tmp", "txn-"+randomID()),
-		jobs: make(chan flushJob, len(s.ptables)), flusherDone: make(chan struct{})}
+		jobs: make(chan flushJob, nflush)}
 	mk := func(name, timeCol string, pt *parquetTable, count *int64, newB func() builder) *tableWriter {
-		tw := &tableWriter{name: name, timeCol: timeCol, parquet: pt, seen: map[uint64]struct{}{}, count: count, spare: make(chan builder, 1)}
+		tw := &tableWriter{name: name, timeCol: timeCol, parquet: pt, seen: map[uint64]struct{}{}, count: count, spare: make(chan builder, nflush)}
 		tw.cur = newB()
 		tw.cur.pending().seen = tw.seen
 		if pt != nil {
-			sp := newB()
-			sp.pending().seen = tw.seen
-			tw.spare <- sp
+			for range nflush {
+				sp := newB()
+				sp.pending().seen = tw.seen
+				tw.spare <- sp
+			}
 		}
 		a.tables = append(a.tables, tw)
 		return tw
@@ -107,7 +114,15 @@ func (s *Store) BeginAppender(ctx context.Context) (*Appender, error) {
 	a.insights = mk("cloudtrail_insights", "eventTime", nil, &a.counts.Insights, func() builder { return newEventCols(true) })
 	a.digests = mk("cloudtrail_digests", "digestEndTime", nil, &a.counts.Digests, func() builder { return newDigestCols() })
 	a.access = mk("s3_access_logs", "requesttime", s.ptables[1], &a.counts.AccessLogs, func() builder { return newAccessCols() })
-	go a.flusher()
+	for range nflush {
+		fc, err := s.db.Conn(ctx)
+		if err != nil {
+			a.release()
+			return nil, fmt.Errorf("begin write: %w", err)
+		}
+		a.flushers.Add(1)
+		go a.flusher(fc)
+	}
 	if err := a.begin(ctx); err != nil {
 		a.release()
 		return nil, err
@@ -136,7 +151,7 @@ func (a *Appender) release() {
 	}
 	a.done = true
 	close(a.jobs)
-	<-a.flusherDone
+	a.flushers.Wait()
 	_ = a.conn.Close()
 	a.s.writer.Unlock()
 }
@@ -228,12 +243,12 @@ func (a *Appender) Append(ctx context.Context, b *event.Batch) error {
 	return nil
 }
 
-// flusher writes full builders out, one at a time, on the appender's
-// connection.
-func (a *Appender) flusher() {
-	defer close(a.flusherDone)
+// flusher writes full builders out, one at a time, on its own connection.
+func (a *Appender) flusher(conn *sql.Conn) {
+	defer a.flushers.Done()
+	defer conn.Close()
 	for job := range a.jobs {
-		err := a.flushParquet(job.ctx, job.tw, job.b)
+		err := a.flushParquet(job.ctx, conn, job.tw, job.b)
 		job.b.pending().reset()
 		job.tw.spare <- job.b
 		if err != nil {
@@ -303,7 +318,7 @@ const batchView = "tw_batch"
 // transaction's temporary directory, one per day, leaving out rows already
 // stored: the check reads only committed files whose time range overlaps
 // the batch (rows repeated within the transaction never get this far).
-func (a *Appender) flushParquet(ctx context.Context, tw *tableWriter, b builder) error {
+func (a *Appender) flushParquet(ctx context.Context, conn *sql.Conn, tw *tableWriter, b builder) error {
 	p := b.pending()
 	if p.rows == 0 {
 		return nil
@@ -320,7 +335,7 @@ func (a *Appender) flushParquet(ctx context.Context, tw *tableWriter, b builder)
 			from = nullDay
 		}
 	}
-	existing, err := a.s.overlappingFiles(ctx, a.conn, tw.name, from, to, lo, hi, p.hasNullTime)
+	existing, err := a.s.overlappingFiles(ctx, conn, tw.name, from, to, lo, hi, p.hasNullTime)
 	if err != nil {
 		return err
 	}
@@ -333,7 +348,7 @@ func (a *Appender) flushParquet(ctx context.Context, tw *tableWriter, b builder)
 		where = fmt.Sprintf(` WHERE NOT EXISTS (SELECT 1 FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) e
 			WHERE e.%[2]s IS NOT DISTINCT FROM b.%[2]s AND e.tw_hash = b.tw_hash%[3]s)`, sqlList(existing), tc, timeFilter)
 	}
-	a.flushes++
+	seq := a.flushes.Add(1)
 	var q string
 	if from == to {
 		// One day (the usual case): one file, no partitioning step.
@@ -342,9 +357,9 @@ func (a *Appender) flushParquet(ctx context.Context, tw *tableWriter, b builder)
 			return err
 		}
 		q = fmt.Sprintf(`COPY (SELECT b.* FROM %s b%s) TO %s (%s, RETURN_FILES)`,
-			batchView, where, sqlString(filepath.Join(dir, fmt.Sprintf("%06d-%s.parquet", a.flushes, randomID()))), parquetOptions)
+			batchView, where, sqlString(filepath.Join(dir, fmt.Sprintf("%06d-%s.parquet", seq, randomID()))), parquetOptions)
 	} else {
-		dir := filepath.Join(a.tmpDir, tw.name, fmt.Sprintf("%06d", a.flushes))
+		dir := filepath.Join(a.tmpDir, tw.name, fmt.Sprintf("%06d", seq))
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 			return err
 		}
@@ -353,7 +368,7 @@ func (a *Appender) flushParquet(ctx context.Context, tw *tableWriter, b builder)
 			tc, nullDay, batchView, where, sqlString(dir), parquetOptions)
 	}
 	t0 := time.Now()
-	res, err := copyRecord(ctx, a.conn, tw.name, rec, q)
+	res, err := copyRecord(ctx, conn, tw.name, rec, q)
 	a.s.log.Debug("wrote batch", "table", tw.name, "rows", p.rows, "files", len(res.files), "took", time.Since(t0))
 	if err != nil {
 		return fmt.Errorf("write %s: %w", tw.name, err)
@@ -411,7 +426,7 @@ func (a *Appender) Commit(ctx context.Context) error {
 		if tw.parquet == nil {
 			err = a.flushNative(ctx, tw)
 		} else {
-			err = a.flushParquet(ctx, tw, tw.cur)
+			err = a.flushParquet(ctx, a.conn, tw, tw.cur)
 			tw.cur.pending().reset()
 		}
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +37,7 @@ func sampleEvents(tb testing.TB) []event.CloudTrail {
 // BenchmarkAppendCommit measures the store alone: parsed events in, committed rows out.
 func BenchmarkAppendCommit(b *testing.B) {
 	samples := sampleEvents(b)
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.duckdb"), Options{Threads: benchThreads(), Settings: benchSettings()})
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.duckdb"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,17 +80,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func benchThreads() int {
-	n, _ := strconv.Atoi(os.Getenv("TW_THREADS"))
-	return n
-}
-
-func benchSettings() map[string]string {
-	m := map[string]string{}
-	if v := os.Getenv("TW_FORCE_COMPRESSION"); v != "" {
-		m["force_compression"] = v
-	}
-	return m
 }

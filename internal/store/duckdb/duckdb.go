@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,6 +167,16 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	return s.cleanData(ctx)
+}
+
+// flushers is how many Parquet writes run at once: one per thread DuckDB
+// may use, at most 4.
+func (s *Store) flushers() int {
+	n := s.opts.Threads
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return max(1, min(n, 4))
 }
 
 func (s *Store) removeTmp() {
