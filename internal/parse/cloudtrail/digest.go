@@ -1,9 +1,11 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/trailwatch/trailwatch/internal/event"
@@ -49,17 +51,26 @@ var digestKeys = map[string]bool{
 // digest parses the digest object at buf[start:end] into the batch.
 func (p *Parser) digest(start, end int) error {
 	s := &p.rp.s
-	raw := s.buf[start:end]
+	// The chain hashes the whole uncompressed file: when the digest is the
+	// stream's only value (nothing before it; the bytes before it are kept
+	// in the buffer for the first value) and only whitespace follows, hash
+	// every byte; otherwise the object's own bytes.
+	whole := false
+	if p.index == 0 && s.base == 0 && onlySpace(bytes.TrimPrefix(s.buf[:start], []byte("\xef\xbb\xbf"))) {
+		var err error
+		if whole, err = p.onlySpaceFollows(end); err != nil {
+			return err
+		}
+	}
+	raw := s.buf[start:end] // after the read-ahead, which may move the buffer
 	var dj digestJSON
 	if err := json.Unmarshal(raw, &dj); err != nil {
 		p.recordError(start, fmt.Sprintf("digest file: %v", err))
 		return nil
 	}
-	// The chain hashes the whole uncompressed file; when the digest began
-	// the stream, that is everything up to its end.
 	hashed := raw
-	if s.base == 0 {
-		hashed = s.buf[:end]
+	if whole {
+		hashed = s.buf
 	}
 	sum := sha256.Sum256(hashed)
 	d := event.Digest{
@@ -100,6 +111,29 @@ func (p *Parser) digest(start, end int) error {
 	p.index++
 	p.good++
 	return nil
+}
+
+// onlySpaceFollows reports whether only whitespace follows buffer index i
+// up to the end of input, reading ahead as needed. Call it only while
+// s.base == 0 and the batch is empty: the buffer is kept from 0, so
+// indexes stay valid.
+func (p *Parser) onlySpaceFollows(i int) (bool, error) {
+	s := &p.rp.s
+	for {
+		if i = s.ws(i); i < len(s.buf) {
+			return false, nil
+		}
+		if _, err := p.fill(0); errors.Is(err, errShort) {
+			return true, nil
+		} else if err != nil {
+			return false, err
+		}
+	}
+}
+
+// onlySpace reports whether b is JSON whitespace only.
+func onlySpace(b []byte) bool {
+	return len(bytes.Trim(b, " \t\r\n")) == 0
 }
 
 func deref(s *string) string {

@@ -118,10 +118,13 @@ func (p *Parser) Parse(ctx context.Context, r io.Reader, batch *event.Batch, emi
 // flush emits the pending batch, if any, and resets per-batch state.
 func (p *Parser) flush() error {
 	if p.batch.Len() > 0 {
-		if err := p.emit(p.batch); err != nil {
+		err := p.emit(p.batch)
+		// Reset even on error: the final flush in Parse must not hand the
+		// rejected batch to emit a second time.
+		p.batch.Reset()
+		if err != nil {
 			return err
 		}
-		p.batch.Reset()
 	}
 	p.rp.reset()
 	return nil
@@ -230,7 +233,11 @@ func (p *Parser) run() error {
 		return &NotCloudTrailError{Reason: "the object is empty"}
 	}
 	if bytes.HasPrefix(s.buf[i:], []byte("\xef\xbb\xbf")) { // UTF-8 byte order mark
-		i += 3
+		if i, ok, err = p.peek(i + 3); err != nil {
+			return err
+		} else if !ok {
+			return &NotCloudTrailError{Reason: "the object is empty"}
+		}
 	}
 	for {
 		i, ok, err = p.peek(i)
@@ -332,7 +339,7 @@ func (p *Parser) topObject(i int) (int, error) {
 		return p.badTop(start, err)
 	}
 	if j == -1<<40 {
-		return p.element(start)
+		return p.element(start, true)
 	}
 	if j < 0 {
 		// Stream the Records array, then the rest of the wrapper.
@@ -342,8 +349,16 @@ func (p *Parser) topObject(i int) (int, error) {
 		}
 		return p.wrapperRest(k)
 	}
-	// Any other object: read it whole (bounded by MaxRecordBytes).
-	start, end, err := p.need(start, s.skip)
+	// Any other object: read it whole (bounded by MaxRecordBytes). The
+	// stream's first value keeps the bytes before it in the buffer: a
+	// digest file's SHA-256 covers them.
+	from := start
+	if p.index == 0 && s.base == 0 {
+		from = 0
+	}
+	off := start - from
+	from, end, err := p.need(from, func(k int) (int, error) { return s.skip(k + off) })
+	start = from + off
 	if err != nil {
 		return p.badTop(start, err)
 	}
@@ -433,7 +448,7 @@ func (p *Parser) array(i int, inWrapper bool) (int, error) {
 			}
 		}
 		first = false
-		i, err = p.element(i)
+		i, err = p.element(i, false)
 		if err != nil {
 			return 0, err
 		}
@@ -448,9 +463,9 @@ func (p *Parser) array(i int, inWrapper bool) (int, error) {
 	}
 }
 
-// element parses one array element at i as a record; a bad element is
-// skipped (found by a lenient scan) and reported.
-func (p *Parser) element(i int) (int, error) {
+// element parses one array element (or, top, a top-level value) at i as a
+// record; a bad element is skipped (found by a lenient scan) and reported.
+func (p *Parser) element(i int, top bool) (int, error) {
 	s := &p.rp.s
 	if s.buf[i] != '{' {
 		start, end, err := p.need(i, s.skip)
@@ -474,7 +489,11 @@ func (p *Parser) element(i int) (int, error) {
 		return end, nil
 	case errors.As(err, &se):
 		// Find where the bad element ends without validating it.
-		start, end, lerr := p.need(start, s.lenientSkip)
+		skip := s.lenientSkip
+		if top {
+			skip = s.lenientSkipLine
+		}
+		start, end, lerr := p.need(start, skip)
 		if lerr != nil {
 			return 0, err
 		}
@@ -572,6 +591,44 @@ func (s *scanner) lenientSkip(i int) (int, error) {
 	return 0, errShort
 }
 
+// lenientSkipLine is lenientSkip for a top-level value (JSON lines,
+// concatenated objects): a bad value also ends where a line starts with
+// '{' or '[', the start of the next top-level value (nested values are
+// indented in pretty-printed JSON, and compact JSON has no line breaks),
+// so that a truncated line does not swallow the lines after it.
+func (s *scanner) lenientSkipLine(i int) (int, error) {
+	b := s.buf
+	depth := 0
+	inStr := false
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '\n':
+			if i+1 >= len(b) {
+				return 0, errShort
+			}
+			if b[i+1] == '{' || b[i+1] == '[' {
+				return i + 1, nil
+			}
+		case inStr:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth <= 0 {
+				return i + 1, nil
+			}
+		}
+	}
+	return 0, errShort
+}
+
 // classify handles a complete top-level object other than a Records-first
 // wrapper: a single event, a digest, a wrapper with Records elsewhere,
 // lookup-events output, or an EventBridge envelope.
@@ -580,11 +637,15 @@ func (p *Parser) classify(start, end int) error {
 	var records, events, detail = -1, -1, -1
 	var digest, eventish bool
 	var keys []string
-	_, err := s.object(start, func(k []byte, _ bool, v int) (int, error) {
-		if len(keys) < 8 {
-			keys = append(keys, string(k))
+	_, err := s.object(start, func(k []byte, esc bool, v int) (int, error) {
+		key, err := p.rp.key(k, esc, v)
+		if err != nil {
+			return 0, err
 		}
-		switch string(k) {
+		if len(keys) < 8 {
+			keys = append(keys, string([]byte(key)))
+		}
+		switch key {
 		case "Records":
 			if s.buf[v] == '[' {
 				records = v
@@ -614,12 +675,12 @@ func (p *Parser) classify(start, end int) error {
 	case digest && !eventish:
 		return p.digest(start, end)
 	case eventish:
-		_, err := p.element(start)
+		_, err := p.element(start, false)
 		return err
 	case events >= 0:
 		return p.lookupEvents(events)
 	case detail >= 0:
-		_, err := p.element(detail)
+		_, err := p.element(detail, false)
 		return err
 	}
 	p.notRecords++

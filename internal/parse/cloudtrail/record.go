@@ -1,6 +1,8 @@
 package cloudtrail
 
 import (
+	"strconv"
+
 	"github.com/trailwatch/trailwatch/internal/event"
 )
 
@@ -355,7 +357,9 @@ func (p *recordParser) resourcesList(e *event.CloudTrail, key string, i int) (in
 		e.Resources = p.resources[start:start:start]
 		return j + 1, nil
 	}
-	for {
+	// Unmapped keeps what does not fit at resources/<element index>/...
+	elem := func(n int) []string { return []string{"resources", strconv.Itoa(n)} }
+	for n := 0; ; n++ {
 		if s.buf[j] == '{' {
 			p.resources = append(p.resources, event.Resource{})
 			r := &p.resources[len(p.resources)-1]
@@ -376,9 +380,12 @@ func (p *recordParser) resourcesList(e *event.CloudTrail, key string, i int) (in
 				case "type":
 					dst = &r.Type
 				default:
-					return p.other(pathRes, key, v)
+					return p.other(elem(n), key, v)
 				}
-				val, _, j, err := s.stringOrNull(v)
+				if s.buf[v] != '"' {
+					return p.other(elem(n), key, v) // wrong type: kept
+				}
+				val, j, err := s.str(v)
 				*dst = val
 				return j, err
 			})
@@ -387,11 +394,10 @@ func (p *recordParser) resourcesList(e *event.CloudTrail, key string, i int) (in
 			}
 		} else {
 			var err error
-			jj, err := s.skip(j)
+			jj, err := p.other(pathRes, strconv.Itoa(n), j)
 			if err != nil {
 				return 0, err
 			}
-			p.unmapped.add(pathRes, "", s.buf[j:jj])
 			j = jj
 		}
 		j = s.ws(j)

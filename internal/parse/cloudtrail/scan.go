@@ -85,11 +85,26 @@ func (s *scanner) strEnd(i int) (end int, esc bool, err error) {
 		case c == '"':
 			return i, esc, nil
 		case c == '\\':
+			// Validate the escape: strings kept as source text
+			// (requestParameters, Unmapped, Raw) must be valid JSON.
 			esc = true
 			if i+1 >= len(b) {
 				return 0, false, errShort
 			}
-			i += 2
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) {
+					return 0, false, errShort
+				}
+				if _, n := decodeU(b[i+2 : i+6]); n < 0 {
+					return 0, false, s.errAt(i, "invalid \\u escape")
+				}
+				i += 6
+			default:
+				return 0, false, s.errAt(i, "invalid escape \\%c", b[i+1])
+			}
 		default:
 			return 0, false, s.errAt(i, "control character 0x%02x in string", c)
 		}
@@ -497,18 +512,6 @@ func (s *scanner) object(i int, fn func(key []byte, esc bool, v int) (int, error
 			return 0, s.errAt(j, "expected ',' or '}', found %q", b[j])
 		}
 	}
-}
-
-// stringOrNull reads a string value at i (already past whitespace): it
-// returns the value, whether it was a string, and the index after it.
-// null yields ("", false).
-func (s *scanner) stringOrNull(i int) (string, bool, int, error) {
-	if s.buf[i] == '"' {
-		v, j, err := s.str(i)
-		return v, true, j, err
-	}
-	j, err := s.skip(i)
-	return "", false, j, err
 }
 
 // isNull reports whether the value at i is the literal null.

@@ -20,9 +20,6 @@ type unmappedEntry struct {
 func (u *unmappedWriter) begin() { u.entries = u.entries[:0] }
 
 func (u *unmappedWriter) add(path []string, key string, val []byte) {
-	if key == "" {
-		key = "_element"
-	}
 	u.entries = append(u.entries, unmappedEntry{path: path, key: key, val: val})
 }
 
