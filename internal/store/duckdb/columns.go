@@ -1,7 +1,9 @@
 package duckdb
 
 import (
+	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -61,6 +63,11 @@ type strCol struct {
 func (c *strCol) add(s string) {
 	if len(c.offs) == 0 {
 		c.offs = append(c.offs, 0)
+	}
+	// Invalid UTF-8 must never reach the files: DuckDB writes it to Parquet
+	// without complaint and then refuses to read the table back.
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	c.data = append(c.data, s...)
 	c.offs = append(c.offs, int32(len(c.data)))
