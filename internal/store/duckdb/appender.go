@@ -217,7 +217,7 @@ func (a *Appender) Append(ctx context.Context, b *event.Batch) error {
 		a.mu.Unlock()
 	}
 	for _, tw := range a.tables {
-		if tw.cur.pending().size() < flushBytes {
+		if tw.cur.pending().size() < a.s.flushBytes() {
 			continue
 		}
 		if err := a.ensureOpen(ctx); err != nil {

@@ -44,6 +44,9 @@ type Options struct {
 	// Settings are extra DuckDB settings applied at open (before the
 	// configuration is locked), e.g. {"checkpoint_threshold": "1GB"}.
 	Settings map[string]string
+	// FlushBytes is how much a table buffers before writing a batch;
+	// 0 means 16 MB. Tests make it small to exercise many batches.
+	FlushBytes int
 	Logger   *slog.Logger
 	// Now returns the current time; tests replace it. Default time.Now.
 	Now func() time.Time
@@ -167,6 +170,13 @@ func (s *Store) setup(ctx context.Context) error {
 		return err
 	}
 	return s.cleanData(ctx)
+}
+
+func (s *Store) flushBytes() int {
+	if s.opts.FlushBytes > 0 {
+		return s.opts.FlushBytes
+	}
+	return flushBytes
 }
 
 // flushers is how many Parquet writes run at once: one per thread DuckDB

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -17,8 +18,12 @@ import (
 const arrowIngest = true
 
 // insertRecord runs each statement over the record, exposed to DuckDB as
-// the view batchView through the Arrow C data interface (no copy on the Go
-// side). It returns the rows inserted.
+// a view through the Arrow C data interface (no copy on the Go side). It
+// returns the rows inserted.
+//
+// Arrow views are visible to every connection of the database, so each
+// registration gets a name of its own: writers on other connections must
+// never read (and consume) this stream.
 func insertRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordBatch, stmts []insertStmt) (int64, error) {
 	var total int64
 	err := conn.Raw(func(dc any) error {
@@ -32,12 +37,13 @@ func insertRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.Recor
 			if err != nil {
 				return err
 			}
-			release, err := ar.RegisterView(rdr, batchView)
+			name := batchView + "_" + randomID()
+			release, err := ar.RegisterView(rdr, name)
 			if err != nil {
 				rdr.Release()
 				return fmt.Errorf("register batch: %w", err)
 			}
-			res, err := dc.(driver.ExecerContext).ExecContext(ctx, st.sql, namedArgs(st.args))
+			res, err := dc.(driver.ExecerContext).ExecContext(ctx, strings.ReplaceAll(st.sql, batchView, name), namedArgs(st.args))
 			release()
 			rdr.Release()
 			if err != nil {
@@ -73,12 +79,13 @@ func copyRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordB
 			return err
 		}
 		defer rdr.Release()
-		release, err := ar.RegisterView(rdr, batchView)
+		name := batchView + "_" + randomID() // see insertRecord
+		release, err := ar.RegisterView(rdr, name)
 		if err != nil {
 			return fmt.Errorf("register batch: %w", err)
 		}
 		defer release()
-		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, q, nil)
+		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, strings.ReplaceAll(q, batchView, name), nil)
 		if err != nil {
 			return err
 		}

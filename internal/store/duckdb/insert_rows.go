@@ -22,12 +22,12 @@ const arrowIngest = false
 // record goes through DuckDB's row appender into a temporary table named
 // like the batch view would be, for the statements to read.
 func stage(ctx context.Context, conn *sql.Conn, rec arrow.RecordBatch) (string, error) {
-	name := batchView + "_stage"
+	name := batchView + "_stage_" + randomID()
 	cols := make([]string, rec.NumCols())
 	for i, f := range rec.Schema().Fields() {
 		cols[i] = quoteIdent(f.Name) + " " + sqlType(f.Type)
 	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP TABLE %s (%s)`, name, strings.Join(cols, ", "))); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TABLE %s (%s)`, name, strings.Join(cols, ", "))); err != nil {
 		return "", fmt.Errorf("stage batch: %w", err)
 	}
 	err := conn.Raw(func(dc any) error {
@@ -50,6 +50,10 @@ func stage(ctx context.Context, conn *sql.Conn, rec arrow.RecordBatch) (string, 
 	return name, err
 }
 
+func dropStage(ctx context.Context, conn *sql.Conn, name string) {
+	_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+name)
+}
+
 // insertRecord runs each statement over the staged record and returns the
 // rows inserted.
 func insertRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordBatch, stmts []insertStmt) (int64, error) {
@@ -57,6 +61,7 @@ func insertRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.Recor
 	if err != nil {
 		return 0, err
 	}
+	defer dropStage(ctx, conn, name)
 	var total int64
 	for _, st := range stmts {
 		res, err := conn.ExecContext(ctx, strings.ReplaceAll(st.sql, batchView, name), st.args...)
@@ -76,6 +81,7 @@ func copyRecord(ctx context.Context, conn *sql.Conn, _ string, rec arrow.RecordB
 	if err != nil {
 		return res, err
 	}
+	defer dropStage(ctx, conn, name)
 	err = conn.Raw(func(dc any) error {
 		rows, err := dc.(driver.QueryerContext).QueryContext(ctx, strings.ReplaceAll(q, batchView, name), nil)
 		if err != nil {
