@@ -47,7 +47,7 @@ type Options struct {
 	// FlushBytes is how much a table buffers before writing a batch;
 	// 0 means 16 MB. Tests make it small to exercise many batches.
 	FlushBytes int
-	Logger   *slog.Logger
+	Logger     *slog.Logger
 	// Now returns the current time; tests replace it. Default time.Now.
 	Now func() time.Time
 }
