@@ -370,6 +370,7 @@ func (a *Appender) flushParquet(ctx context.Context, conn *sql.Conn, tw *tableWr
 	t0 := time.Now()
 	res, err := copyRecord(ctx, conn, tw.name, rec, q)
 	a.s.log.Debug("wrote batch", "table", tw.name, "rows", p.rows, "files", len(res.files), "took", time.Since(t0))
+
 	if err != nil {
 		return fmt.Errorf("write %s: %w", tw.name, err)
 	}

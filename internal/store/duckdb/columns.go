@@ -105,8 +105,18 @@ func (c *strCol) finish() arrow.ArrayData {
 }
 func (c *strCol) reset() {
 	c.v.reset()
-	c.offs = c.offs[:0]
-	c.data = c.data[:0]
+	c.offs = shrink(c.offs)
+	c.data = shrink(c.data)
+}
+
+// shrink empties s for reuse; when append's doubling left it far larger
+// than what was used, it gives the excess back (a batch's columns keep
+// similar sizes, so the next one rarely grows it again).
+func shrink[T any](s []T) []T {
+	if used := len(s); cap(s) > used+used/4+1024 {
+		return make([]T, 0, used+used/4+1024)
+	}
+	return s[:0]
 }
 
 func int32Bytes(s []int32) []byte {
@@ -156,7 +166,7 @@ func (c *fixedCol) size() int                { return 8 * len(c.vals) }
 func (c *fixedCol) finish() arrow.ArrayData {
 	return array.NewData(c.typ, c.v.n, []*memory.Buffer{c.v.buffer(), memory.NewBufferBytes(int64Bytes(c.vals))}, nil, c.v.nulls, 0)
 }
-func (c *fixedCol) reset() { c.v.reset(); c.vals = c.vals[:0] }
+func (c *fixedCol) reset() { c.v.reset(); c.vals = shrink(c.vals) }
 
 var tsType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 

@@ -39,7 +39,7 @@ import (
 // Options configure a Store.
 type Options struct {
 	Threads     int    // DuckDB worker threads; 0 = number of CPUs
-	MemoryLimit string // e.g. "2GB"; "" = DuckDB's default (80% of RAM)
+	MemoryLimit string // e.g. "2GB"; "" = DefaultMemoryLimit
 	ReadOnly    bool   // open the file read-only (several processes may read)
 	// Settings are extra DuckDB settings applied at open (before the
 	// configuration is locked), e.g. {"checkpoint_threshold": "1GB"}.
@@ -66,6 +66,10 @@ type Store struct {
 }
 
 var _ store.Store = (*Store)(nil)
+
+// DefaultMemoryLimit bounds DuckDB's memory (its own default is 80% of
+// RAM); larger work spills to the data directory.
+const DefaultMemoryLimit = "1GB"
 
 // DataDir returns the directory that holds a database's Parquet files.
 func DataDir(path string) string { return path + ".data" }
@@ -115,9 +119,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Threads > 0 {
 		q.Set("threads", strconv.Itoa(opts.Threads))
 	}
-	if opts.MemoryLimit != "" {
-		q.Set("memory_limit", opts.MemoryLimit)
+	memLimit := opts.MemoryLimit
+	if memLimit == "" {
+		memLimit = DefaultMemoryLimit
 	}
+	q.Set("memory_limit", memLimit)
+	// Spill inside the data directory: it is the only one SQL may use.
+	q.Set("temp_directory", filepath.Join(s.data, "_spill"))
+	// Rows come back in no particular order without ORDER BY (as SQL says);
+	// in exchange writes stream and row groups can be cut by size.
+	q.Set("preserve_insertion_order", "false")
 	for k, v := range opts.Settings {
 		q.Set(k, v)
 	}

@@ -48,15 +48,22 @@ func (t *parquetTable) schemaFile(data string) string {
 	return filepath.Join(t.dir(data), "_schema.parquet")
 }
 
-// compactAt is how many files a day may hold before they are merged.
-const compactAt = 16
+// compactAt is how many small files a day may hold before they are merged;
+// smallFile is the size under which a file is small.
+const (
+	compactAt = 16
+	smallFile = 64 << 20
+)
 
 // trashDelay is how long replaced files are kept for queries still reading them.
 const trashDelay = 10 * time.Minute
 
 // parquetOptions are the COPY options for every data file.
 // zstd level 1 costs half the CPU of the default level for ~5% more bytes.
-const parquetOptions = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880"
+// Row groups are cut at 32 MB: at ~3 KB per event, DuckDB's default of
+// 122,880 rows would buffer ~370 MB per writer (the byte limit needs
+// preserve_insertion_order off, see setup).
+const parquetOptions = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880, ROW_GROUP_SIZE_BYTES '32MB'"
 
 // pendingFile is a file written in the open transaction, not yet in place.
 type pendingFile struct {
@@ -230,47 +237,51 @@ func (s *Store) purgeTrash(force bool) {
 	}
 }
 
-// compact merges the files of each day that has accumulated many, sorted
-// by time, in its own transaction. It returns how many days it merged.
+// compact merges, for each day that has accumulated compactAt small files
+// (under smallFile bytes), those files into one, in its own transaction.
+// Big files are never rewritten and nothing is sorted, so every row is
+// rewritten a bounded number of times, in constant memory. Days written in
+// the commit that just happened are left for later unless they hold many
+// small files. It returns how many merges it made.
 func (s *Store) compact(ctx context.Context, conn *sql.Conn, t *parquetTable, skipDays map[string]bool) (int, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT strftime(day, '%Y-%m-%d'), count(*) FROM tw_files WHERE tbl = ? GROUP BY day HAVING count(*) >= ? ORDER BY day`, t.name, compactAt)
+	rows, err := conn.QueryContext(ctx, `SELECT strftime(day, '%Y-%m-%d'), list(path ORDER BY path), sum(rows)
+		FROM tw_files WHERE tbl = ? AND bytes < ? GROUP BY day HAVING count(*) >= ? ORDER BY day`, t.name, smallFile, compactAt)
 	if err != nil {
 		return 0, fmt.Errorf("plan compaction of %s: %w", t.name, err)
 	}
-	var days []string
+	type merge struct {
+		day   string
+		files []string
+		rows  int64
+	}
+	var merges []merge
 	for rows.Next() {
-		var d string
-		var n int
-		if err := rows.Scan(&d, &n); err != nil {
+		var m merge
+		var list []any
+		if err := rows.Scan(&m.day, &list, &m.rows); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		if !skipDays[d] || n >= 4*compactAt {
-			days = append(days, d)
+		for _, p := range list {
+			m.files = append(m.files, filepath.Join(s.data, p.(string)))
+		}
+		if !skipDays[m.day] || len(m.files) >= 4*compactAt {
+			merges = append(merges, m)
 		}
 	}
 	rows.Close()
-	for _, day := range days {
-		if _, err := s.rewriteDay(ctx, conn, t, day, ""); err != nil {
-			return 0, err
+	for _, m := range merges {
+		if _, err := s.rewriteFiles(ctx, conn, t, m.day, m.files, m.rows, ""); err != nil {
+			return 0, fmt.Errorf("merge %s day %s: %w", t.name, m.day, err)
 		}
 	}
-	return len(days), nil
+	return len(merges), nil
 }
 
-// rewriteDay replaces all files of one day by one file sorted by time,
-// keeping only rows matching keep (a SQL condition; "" keeps all). It
-// returns after the catalog commit, with the number of rows dropped; the
-// old files go to the trash.
+// rewriteDay replaces all files of one day by one file, keeping only rows
+// matching keep (a SQL condition; "" keeps all). It returns the number of
+// rows dropped.
 func (s *Store) rewriteDay(ctx context.Context, conn *sql.Conn, t *parquetTable, day, keep string) (int64, error) {
-	dropped, err := s.rewriteDayFiles(ctx, conn, t, day, keep)
-	if err != nil {
-		return 0, fmt.Errorf("rewrite %s day %s: %w", t.name, day, err)
-	}
-	return dropped, nil
-}
-
-func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetTable, day, keep string) (int64, error) {
 	old, err := s.tableFiles(ctx, conn, t.name, day, day)
 	if err != nil || len(old) == 0 {
 		return 0, err
@@ -279,7 +290,19 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(sum(rows), 0) FROM tw_files WHERE tbl = ? AND day = CAST(? AS DATE)`, t.name, day).Scan(&before); err != nil {
 		return 0, err
 	}
-	if keep == "FALSE" { // drop the whole day: no need to read it
+	dropped, err := s.rewriteFiles(ctx, conn, t, day, old, before, keep)
+	if err != nil {
+		return 0, fmt.Errorf("rewrite %s day %s: %w", t.name, day, err)
+	}
+	return dropped, nil
+}
+
+// rewriteFiles replaces files of one day (holding before rows) by one file
+// with the rows matching keep, streaming (no sort, constant memory). The
+// catalog and the view change in one transaction; the old files go to the
+// trash. It returns the number of rows dropped.
+func (s *Store) rewriteFiles(ctx context.Context, conn *sql.Conn, t *parquetTable, day string, old []string, before int64, keep string) (int64, error) {
+	if keep == "FALSE" { // drop them all: no need to read them
 		if err := s.swapFiles(ctx, conn, t, old, "", day, fileStats{}); err != nil {
 			return 0, err
 		}
@@ -296,8 +319,8 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 		where = " WHERE " + keep
 	}
 	tmp := filepath.Join(tmpDir, randomID()+".parquet")
-	q := fmt.Sprintf(`COPY (SELECT * FROM read_parquet(%s, union_by_name = true, hive_partitioning = false)%s ORDER BY %s) TO %s (%s)`,
-		sqlList(old), where, quoteIdent(t.timeCol), sqlString(tmp), parquetOptions)
+	q := fmt.Sprintf(`COPY (SELECT * FROM read_parquet(%s, union_by_name = true, hive_partitioning = false)%s) TO %s (%s)`,
+		sqlList(old), where, sqlString(tmp), parquetOptions)
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		return 0, err
 	}
@@ -306,9 +329,8 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 		return 0, err
 	}
 	st := stats[tmp]
-	rowsLeft := st.rows
 	var final string
-	if rowsLeft > 0 {
+	if st.rows > 0 {
 		final = filepath.Join(t.dir(s.data), "tw_day="+day, filepath.Base(tmp))
 		if err := os.Rename(tmp, final); err != nil {
 			return 0, err
@@ -321,7 +343,7 @@ func (s *Store) rewriteDayFiles(ctx context.Context, conn *sql.Conn, t *parquetT
 		return 0, err
 	}
 	s.trash(old)
-	return before - rowsLeft, nil
+	return before - st.rows, nil
 }
 
 // swapFiles replaces files in the catalog and the view, in one transaction.
@@ -429,7 +451,7 @@ func (s *Store) rel(p string) string {
 func (s *Store) retainParquet(ctx context.Context, conn *sql.Conn, t *parquetTable, cutoff time.Time) (int64, error) {
 	cutoff = cutoff.UTC()
 	cutDay := cutoff.Format("2006-01-02")
-	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT strftime(day, '%Y-%m-%d') FROM tw_files WHERE tbl = ? AND day <= CAST(? AS DATE) ORDER BY 1`, t.name, cutDay)
+	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT strftime(day, '%Y-%m-%d') FROM tw_files WHERE tbl = ? AND day <= CAST(? AS DATE) ORDER BY 1`, t.name, cutDay) // includes the null-time day
 	if err != nil {
 		return 0, err
 	}
