@@ -697,13 +697,6 @@ var (
 		g.req.E()
 		g.errRes = roleARNFor(g.a.id, role)
 	}}
-	apiGetUser = &api{src: "iam.amazonaws.com", name: "GetUser", ro: 1, global: true, fill: func(g *evgen) {
-		u := pick(g.r, g.a.users)
-		g.req.O()
-		g.req.KS("userName", u)
-		g.req.E()
-		g.errRes = "arn:aws:iam::" + g.a.id + ":user/" + u
-	}}
 	apiListAccessKeys = &api{src: "iam.amazonaws.com", name: "ListAccessKeys", ro: 1, global: true, fill: func(g *evgen) {
 		u := pick(g.r, g.a.users)
 		g.req.O()

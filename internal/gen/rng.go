@@ -121,9 +121,6 @@ func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 // chance reports true with probability p.
 func chance(r *rand.Rand, p float64) bool { return r.Float64() < p }
 
-// between returns a uniform integer in [lo, hi].
-func between(r *rand.Rand, lo, hi int) int { return lo + r.IntN(hi-lo+1) }
-
 // weighted is a cumulative-weight table for fast weighted choice.
 type weighted struct {
 	cum   []float64

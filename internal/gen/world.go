@@ -591,12 +591,8 @@ func (w *world) populate(r *rand.Rand, a *account) {
 		a.classW[classHumanConsole] = 20
 		a.classW[classCI] = 10
 	}
-	for _, id := range a.humans {
-		a.byClass[classHumanConsole] = append(a.byClass[classHumanConsole], id)
-	}
-	for _, id := range a.humansCLI {
-		a.byClass[classHumanCLI] = append(a.byClass[classHumanCLI], id)
-	}
+	a.byClass[classHumanConsole] = append(a.byClass[classHumanConsole], a.humans...)
+	a.byClass[classHumanCLI] = append(a.byClass[classHumanCLI], a.humansCLI...)
 	for _, id := range a.sso {
 		a.byClass[id.class] = append(a.byClass[id.class], id)
 	}

@@ -72,12 +72,6 @@ type LedgerEntry struct {
 	Error   string
 }
 
-// QueryOptions bound a query.
-type QueryOptions struct {
-	Timeout time.Duration // 0: no limit beyond the context
-	MaxRows int           // 0: no limit; the caller stops reading after it
-}
-
 // Querier runs read-only SQL.
 type Querier interface {
 	// Query runs one read-only statement. The caller closes the rows.
