@@ -154,7 +154,7 @@ Quick start:
 	pf.StringVar(&a.format, "format", "table", "output format: table, json (one object per line) or csv")
 	pf.StringVar(&a.logLevel, "log-level", envOr("TRAILWATCH_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
 	pf.IntVar(&a.threads, "threads", 0, "database worker threads (0 = all CPUs)")
-	pf.StringVar(&a.memoryLimit, "memory-limit", "", `database memory limit, e.g. "2GB" (default: DuckDB's, 80% of RAM)`)
+	pf.StringVar(&a.memoryLimit, "memory-limit", "", `database memory limit, e.g. "2GB" (default 1GB; larger work spills to disk)`)
 
 	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	_ = pf.MarkHidden("cpuprofile")

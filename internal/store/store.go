@@ -7,7 +7,8 @@
 //     it. One write transaction is open at a time.
 //   - Exactly once: appending records that are already stored adds nothing.
 //     CloudTrail and Insights events are identified by eventID and
-//     recipientAccountId (or by their raw bytes when they have no eventID),
+//     recipientAccountId (for events from before 2015, which have none, the
+//     caller's account; by their raw bytes when they have no eventID),
 //     digests by their S3 object, access log records by their source object
 //     and line number.
 //   - The object ledger says which objects were ingested (or quarantined), in

@@ -142,15 +142,20 @@ func newEventCols(insight bool) *eventCols {
 }
 
 // eventHash identifies an event for the exactly-once check: eventID and
-// recipientAccountId, or the raw bytes for records without an eventID.
+// recipientAccountId (events from before 2015 have none: then the caller's
+// account), or the raw bytes for records without an eventID.
 func eventHash(e *event.CloudTrail) uint64 {
 	if e.EventID == "" {
 		return xxh3.HashString(e.Raw)
 	}
+	account := e.RecipientAccountID
+	if account == "" {
+		account = e.UserIdentity.AccountID
+	}
 	h := xxh3.New()
 	_, _ = h.WriteString(e.EventID)
 	_, _ = h.WriteString("\x00")
-	_, _ = h.WriteString(e.RecipientAccountID)
+	_, _ = h.WriteString(account)
 	return h.Sum64()
 }
 
