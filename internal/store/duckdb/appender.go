@@ -345,7 +345,7 @@ func (a *Appender) flushParquet(ctx context.Context, conn *sql.Conn, tw *tableWr
 		if p.bounds.n > 0 {
 			timeFilter = fmt.Sprintf(" AND (e.%[1]s IS NULL OR e.%[1]s BETWEEN %[2]s AND %[3]s)", tc, tsLiteral(lo), tsLiteral(hi))
 		}
-		where = fmt.Sprintf(` WHERE NOT EXISTS (SELECT 1 FROM read_parquet(%s, union_by_name = true, hive_partitioning = false) e
+		where = fmt.Sprintf(` WHERE NOT EXISTS (SELECT 1 FROM read_parquet(%s, union_by_name = false, hive_partitioning = false) e
 			WHERE e.%[2]s IS NOT DISTINCT FROM b.%[2]s AND e.tw_hash = b.tw_hash%[3]s)`, sqlList(existing), tc, timeFilter)
 	}
 	seq := a.flushes.Add(1)

