@@ -12,6 +12,7 @@ import (
 
 	"github.com/trailwatch/trailwatch/internal/gen"
 	"github.com/trailwatch/trailwatch/internal/source/dir"
+	"github.com/trailwatch/trailwatch/internal/store/duckdb"
 )
 
 type genFlags struct {
@@ -150,10 +151,7 @@ func (a *app) printStories(stories []gen.Story) {
 	if len(stories) == 0 || a.format != "table" {
 		return
 	}
-	self := filepath.Base(os.Args[0])
-	if strings.Contains(self, "go-build") || strings.HasPrefix(self, "__debug") || self == "cli.test" {
-		self = "trailwatch"
-	}
+	self := a.selfCommand()
 	db := ""
 	if a.dbPath != "trailwatch.duckdb" {
 		db = " --db " + a.dbPath
@@ -168,4 +166,22 @@ func (a *app) printStories(stories []gen.Story) {
 		fmt.Fprintf(a.stdout, "   %s%s search --ip %s --since %s --until %s\n", self, db, s.SourceIP, since, until)
 	}
 	fmt.Fprintf(a.stdout, "\nTry: %s%s query \"FROM console_logins ORDER BY time\"\n", self, db)
+}
+
+// selfCommand is how the user can run this program again: the binary they
+// ran, or the go run command line when they used go run.
+func (a *app) selfCommand() string {
+	exe := os.Args[0]
+	switch {
+	case strings.Contains(exe, "go-build"):
+		if duckdb.BuildTags != "" {
+			return "go run -tags " + duckdb.BuildTags + " ./cmd/trailwatch"
+		}
+		return "go run ./cmd/trailwatch"
+	case strings.HasSuffix(exe, ".test"):
+		return "trailwatch"
+	case !strings.Contains(exe, string(filepath.Separator)):
+		return exe // found on the PATH
+	}
+	return exe
 }

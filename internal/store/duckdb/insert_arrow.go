@@ -17,6 +17,9 @@ import (
 // arrowIngest says which insert path this build uses.
 const arrowIngest = true
 
+// BuildTags are the build tags this binary needs to be rebuilt the same way.
+const BuildTags = "duckdb_arrow"
+
 // insertRecord runs each statement over the record, exposed to DuckDB as
 // a view through the Arrow C data interface (no copy on the Go side). It
 // returns the rows inserted.

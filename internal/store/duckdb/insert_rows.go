@@ -18,6 +18,9 @@ import (
 // arrowIngest says which insert path this build uses.
 const arrowIngest = false
 
+// BuildTags are the build tags this binary needs to be rebuilt the same way.
+const BuildTags = ""
+
 // stage is the portable path for builds without the duckdb_arrow tag: the
 // record goes through DuckDB's row appender into a temporary table named
 // like the batch view would be, for the statements to read.
