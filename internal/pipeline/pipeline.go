@@ -65,6 +65,10 @@ type Options struct {
 	SkipIngested  bool          // skip objects the ledger has as fully ingested with the same size
 	Logger        *slog.Logger
 	Stats         *Stats // counters, updated live (for progress and metrics); may be nil
+	// Observe, when set, sees every parsed batch before it is stored (e.g.
+	// the detection engine). Workers call it concurrently; the batch is
+	// valid only during the call. Observers must not keep it.
+	Observe func(ctx context.Context, b *event.Batch)
 }
 
 func (o *Options) setDefaults() {

@@ -370,3 +370,26 @@ func (b blockingReader) Read([]byte) (int, error) {
 	<-b.c
 	return 0, errors.New("closed")
 }
+
+func TestObserveSeesEveryRecord(t *testing.T) {
+	files := map[string][]byte{"a.json.gz": gz(t, records("a1", "a2")), "b.json": []byte(records("b1"))}
+	st := newFakeStore()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	_, err := Run(context.Background(), newMemSource(st, files, []string{"a.json.gz", "b.json"}), st, Options{
+		Workers: 2,
+		Observe: func(_ context.Context, b *event.Batch) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range b.Events {
+				seen[strings.Clone(e.EventID)] = true
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("observed %v", seen)
+	}
+}

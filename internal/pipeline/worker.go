@@ -147,6 +147,9 @@ func (w *worker) parse(ctx context.Context, obj *Object, msgs chan<- message, re
 				b.Digests[i].SignatureAlgorithm = obj.Meta["signature-algorithm"]
 			}
 		}
+		if w.opts.Observe != nil {
+			w.opts.Observe(ctx, b)
+		}
 		done := make(chan struct{})
 		select {
 		case msgs <- message{obj: obj, batch: b, done: done}:
