@@ -62,6 +62,13 @@ type Options struct {
 	Workers       int           // parallel parsers; default 2
 	CommitEvery   time.Duration // commit at least this often; default 5s
 	CommitRecords int           // commit after this many records; default 500,000
+	// CommitObjects commits once this many objects are finished and waiting
+	// (their sources hold them until then); default 1,000.
+	CommitObjects int
+	// CommitIdle commits when nothing arrived for this long and something
+	// waits: a trickle of small objects (SQS) is acknowledged promptly,
+	// while a busy ingest is never idle. Default 200 ms.
+	CommitIdle time.Duration
 	SkipIngested  bool          // skip objects the ledger has as fully ingested with the same size
 	Logger        *slog.Logger
 	Stats         *Stats // counters, updated live (for progress and metrics); may be nil
@@ -80,6 +87,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.CommitRecords <= 0 {
 		o.CommitRecords = 500_000
+	}
+	if o.CommitObjects <= 0 {
+		o.CommitObjects = 1000
+	}
+	if o.CommitIdle <= 0 {
+		o.CommitIdle = 200 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -283,9 +296,10 @@ type finishedObject struct {
 
 func (w *writer) run(ctx context.Context, msgs <-chan message) error {
 	w.lastCommit = time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	idle := time.NewTimer(w.opts.CommitIdle)
+	defer idle.Stop()
 	for {
+		idleFired := false
 		select {
 		case m, ok := <-msgs:
 			if !ok {
@@ -297,12 +311,22 @@ func (w *writer) run(ctx context.Context, msgs <-chan message) error {
 			if err := w.handle(ctx, m); err != nil {
 				return w.abort(err)
 			}
-		case <-tick.C:
+		case <-idle.C:
+			idleFired = true
 		}
+		if !idle.Stop() && !idleFired {
+			select {
+			case <-idle.C:
+			default:
+			}
+		}
+		idle.Reset(w.opts.CommitIdle)
 		if ctx.Err() != nil {
 			continue // drain; workers stop on their own
 		}
-		if w.uncommited >= w.opts.CommitRecords || (time.Since(w.lastCommit) >= w.opts.CommitEvery && (w.uncommited > 0 || len(w.finished) > 0)) {
+		waiting := w.uncommited > 0 || len(w.finished) > 0
+		if w.uncommited >= w.opts.CommitRecords || len(w.finished) >= w.opts.CommitObjects ||
+			(waiting && (idleFired || time.Since(w.lastCommit) >= w.opts.CommitEvery)) {
 			if err := w.commit(ctx); err != nil {
 				return w.abort(err)
 			}

@@ -1,0 +1,449 @@
+package sqs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trailwatch/trailwatch/internal/awsapi"
+	"github.com/trailwatch/trailwatch/internal/event"
+	"github.com/trailwatch/trailwatch/internal/pipeline"
+)
+
+// Queue is what the source needs of an SQS queue (awsapi.Queue).
+type Queue interface {
+	Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]awsapi.Message, error)
+	Delete(ctx context.Context, handles []string) ([]string, error)
+	ChangeVisibility(ctx context.Context, handles []string, timeout time.Duration) error
+	URL() string
+}
+
+// Fetcher opens S3 objects (awsapi.Buckets).
+type Fetcher interface {
+	Get(ctx context.Context, bucket, key string) (*awsapi.Object, error)
+}
+
+// Options configure a Source.
+type Options struct {
+	Queue   Queue
+	Fetcher Fetcher
+	// Kinds are the object kinds to collect; empty means all.
+	Kinds []event.Kind
+	// Visibility is how long a received message stays invisible; a
+	// heartbeat extends it every Visibility/2 while its objects are being
+	// processed. Default 2 minutes.
+	Visibility time.Duration
+	// Wait is the long-poll time; default 20 s.
+	Wait time.Duration
+	// MaxInFlight bounds the messages received and not yet deleted or
+	// handed back (each is kept invisible by the heartbeat). Messages are
+	// received only when the pipeline asks for work, at most as many as
+	// that leaves room for. Default 100.
+	MaxInFlight int
+	// MaxReceives quarantines a message received this many times without
+	// being processed (a poison message). Default 5.
+	MaxReceives int
+	// StopWhenEmpty makes Next return io.EOF once a receive finds no
+	// message and nothing is in flight (collect --drain).
+	StopWhenEmpty bool
+	Logger        *slog.Logger
+	Stats         *Stats
+}
+
+// Stats count what the source saw; safe to read while it runs.
+type Stats struct {
+	Received     atomic.Int64 // messages received
+	Deleted      atomic.Int64 // messages deleted after their objects were committed (or skipped)
+	DeleteErrors atomic.Int64
+	TestEvents   atomic.Int64 // s3:TestEvent messages
+	Ignored      atomic.Int64 // messages announcing no new object (removals, ...)
+	Skipped      atomic.Int64 // announced objects of kinds not collected
+	Poison       atomic.Int64 // messages quarantined after MaxReceives
+	Unparseable  atomic.Int64 // messages that are not notifications
+	Retried      atomic.Int64 // messages handed back for a retry
+	Extended     atomic.Int64 // visibility extensions
+	ReceiveErrs  atomic.Int64
+	LagMillis    atomic.Int64 // now - SentTimestamp of the last message received
+	PeakInFlight atomic.Int64 // most messages held at once
+}
+
+// Source yields the objects announced by an SQS queue. A message is
+// deleted only after every object it announces was committed (or
+// quarantined); a message whose objects failed temporarily becomes visible
+// again after a backoff.
+type Source struct {
+	o     Options
+	kinds map[event.Kind]bool
+
+	mu       sync.Mutex
+	pending  []*pipeline.Object
+	inflight map[string]*message
+	slot     chan struct{} // signalled when a message leaves inflight
+	deletes  []string
+	stopped  bool
+	started  bool
+	stop     chan struct{}
+	bg       sync.WaitGroup
+}
+
+type message struct {
+	m         awsapi.Message
+	remaining int
+	retry     error
+}
+
+// New returns a Source; call Close when done.
+func New(o Options) *Source {
+	if o.Visibility <= 0 {
+		o.Visibility = 2 * time.Minute
+	}
+	if o.Wait <= 0 {
+		o.Wait = 20 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 100
+	}
+	if o.MaxReceives <= 0 {
+		o.MaxReceives = 5
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stats == nil {
+		o.Stats = &Stats{}
+	}
+	s := &Source{o: o, inflight: map[string]*message{}, slot: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[event.Kind]bool{}}
+	for _, k := range o.Kinds {
+		s.kinds[k] = true
+	}
+	return s
+}
+
+// Stop makes Next return io.EOF once the objects already received are
+// handed out: no more messages are received (graceful drain).
+func (s *Source) Stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Source) signal() {
+	select {
+	case s.slot <- struct{}{}:
+	default:
+	}
+}
+
+// Next returns the next announced object, receiving messages as needed.
+func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
+	s.mu.Lock()
+	if !s.started {
+		s.started = true
+		s.bg.Add(2)
+		go s.heartbeat()
+		go s.deleter()
+	}
+	s.mu.Unlock()
+	backoff := time.Second
+	for {
+		s.mu.Lock()
+		if len(s.pending) > 0 {
+			o := s.pending[0]
+			s.pending = s.pending[1:]
+			s.mu.Unlock()
+			return o, nil
+		}
+		if s.stopped {
+			s.mu.Unlock()
+			return nil, io.EOF
+		}
+		free := s.o.MaxInFlight - len(s.inflight)
+		idle := len(s.inflight) == 0
+		s.mu.Unlock()
+		if free <= 0 {
+			// Hold no more messages than can be worked on.
+			select {
+			case <-s.slot:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		msgs, err := s.o.Queue.Receive(ctx, min(free, 10), s.o.Wait, s.o.Visibility)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			var ae *awsapi.Error
+			if errors.As(err, &ae) && (ae.Denied() || ae.NotFound()) {
+				return nil, err // a configuration problem: say so at once
+			}
+			s.o.Stats.ReceiveErrs.Add(1)
+			s.o.Logger.Warn("receive from SQS failed; retrying", "queue", s.o.Queue.URL(), "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			backoff = min(2*backoff, time.Minute)
+			continue
+		}
+		backoff = time.Second
+		if len(msgs) == 0 && idle && s.o.StopWhenEmpty {
+			return nil, io.EOF
+		}
+		for _, m := range msgs {
+			s.accept(m)
+		}
+	}
+}
+
+// accept turns a message into pending objects, or schedules it for
+// deletion when it announces nothing to collect.
+func (s *Source) accept(m awsapi.Message) {
+	s.o.Stats.Received.Add(1)
+	if !m.SentAt.IsZero() {
+		s.o.Stats.LagMillis.Store(time.Since(m.SentAt).Milliseconds())
+	}
+	ref := event.ObjectRef{Key: fmt.Sprintf("sqs:%s#%s", s.o.Queue.URL(), m.ID)}
+	if m.ReceiveCount > s.o.MaxReceives {
+		s.o.Stats.Poison.Add(1)
+		s.quarantine(m, ref, fmt.Errorf("poison message: received %d times without being processed (limit %d): %s", m.ReceiveCount, s.o.MaxReceives, excerpt(m.Body)))
+		return
+	}
+	n, err := ParseNotification([]byte(m.Body))
+	if err != nil {
+		s.o.Stats.Unparseable.Add(1)
+		s.quarantine(m, ref, fmt.Errorf("SQS message %s: %w: %s", m.ID, err, excerpt(m.Body)))
+		return
+	}
+	var objs []Announced
+	for _, a := range n.Objects {
+		if s.collects(a.Key) {
+			objs = append(objs, a)
+		} else {
+			s.o.Stats.Skipped.Add(1)
+		}
+	}
+	switch {
+	case n.Test:
+		s.o.Stats.TestEvents.Add(1)
+	case n.Ignored != "":
+		s.o.Stats.Ignored.Add(1)
+	}
+	if len(objs) == 0 {
+		s.mu.Lock()
+		s.deletes = append(s.deletes, m.ReceiptHandle)
+		s.mu.Unlock()
+		return
+	}
+	msg := &message{m: m, remaining: len(objs)}
+	s.mu.Lock()
+	s.inflight[m.ID] = msg
+	if n := int64(len(s.inflight)); n > s.o.Stats.PeakInFlight.Load() {
+		s.o.Stats.PeakInFlight.Store(n)
+	}
+	for _, a := range objs {
+		s.pending = append(s.pending, s.object(msg, a))
+	}
+	s.mu.Unlock()
+}
+
+// collects reports whether an object key is of a kind this source collects.
+func (s *Source) collects(key string) bool {
+	k := event.ClassifyKey(key).Kind
+	if k == event.KindUnknown {
+		return false
+	}
+	return len(s.kinds) == 0 || s.kinds[k]
+}
+
+// quarantine hands a message that cannot be processed to the pipeline as
+// an object that fails with the reason: it is recorded in the quarantine
+// table and, once that is committed, the message is deleted.
+func (s *Source) quarantine(m awsapi.Message, ref event.ObjectRef, reason error) {
+	msg := &message{m: m, remaining: 1}
+	o := &pipeline.Object{Ref: ref}
+	o.Open = func(context.Context) (io.ReadCloser, error) { return nil, reason }
+	o.Ack = func(ctx context.Context, err error) error { s.ack(msg, err); return nil }
+	s.mu.Lock()
+	s.inflight[m.ID] = msg
+	s.pending = append(s.pending, o)
+	s.mu.Unlock()
+}
+
+func (s *Source) object(msg *message, a Announced) *pipeline.Object {
+	o := &pipeline.Object{
+		Ref: event.ObjectRef{Bucket: a.Bucket, Key: a.Key, Size: a.Size, ETag: a.ETag, VersionID: a.VersionID, LastModified: a.Time},
+	}
+	o.Open = func(ctx context.Context) (io.ReadCloser, error) {
+		obj, err := s.o.Fetcher.Get(ctx, a.Bucket, a.Key)
+		if err != nil {
+			if awsapi.IsRetryable(err) {
+				return nil, &pipeline.RetryableError{Err: err}
+			}
+			return nil, err // e.g. deleted before it could be read: quarantined
+		}
+		o.Meta = obj.Metadata
+		if o.Ref.Size == 0 {
+			o.Ref.Size = obj.Size
+		}
+		return &retryableReader{obj.Body}, nil
+	}
+	o.Ack = func(ctx context.Context, err error) error { s.ack(msg, err); return nil }
+	return o
+}
+
+// retryableReader marks read errors (a connection reset mid-object) as
+// retryable: the object is read again from the start later.
+type retryableReader struct{ io.ReadCloser }
+
+func (r *retryableReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = &pipeline.RetryableError{Err: err}
+	}
+	return n, err
+}
+
+// ack records the outcome of one object of a message; when the last one is
+// in, the message is deleted, or made visible again after a backoff if an
+// object must be retried.
+func (s *Source) ack(msg *message, err error) {
+	s.mu.Lock()
+	if err != nil && pipeline.IsRetryable(err) {
+		msg.retry = err
+	}
+	msg.remaining--
+	if msg.remaining > 0 {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.inflight, msg.m.ID)
+	retry := msg.retry
+	if retry == nil {
+		s.deletes = append(s.deletes, msg.m.ReceiptHandle)
+	}
+	s.mu.Unlock()
+	s.signal()
+	if retry != nil {
+		s.o.Stats.Retried.Add(1)
+		// Back off with the number of receives, with jitter.
+		d := time.Duration(min(msg.m.ReceiveCount, 8)) * 15 * time.Second
+		d += time.Duration(rand.Int64N(int64(5 * time.Second)))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.o.Queue.ChangeVisibility(ctx, []string{msg.m.ReceiptHandle}, d); err != nil {
+			s.o.Logger.Warn("hand a message back to the queue", "message", msg.m.ID, "err", err)
+		}
+		s.o.Logger.Info("objects of a message will be retried", "message", msg.m.ID, "in", d, "err", retry)
+	}
+}
+
+// heartbeat keeps in-flight messages invisible while they are processed.
+func (s *Source) heartbeat() {
+	defer s.bg.Done()
+	t := time.NewTicker(s.o.Visibility / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		handles := make([]string, 0, len(s.inflight))
+		for _, m := range s.inflight {
+			handles = append(handles, m.m.ReceiptHandle)
+		}
+		s.mu.Unlock()
+		if len(handles) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := s.o.Queue.ChangeVisibility(ctx, handles, s.o.Visibility)
+		cancel()
+		if err != nil {
+			s.o.Logger.Warn("extend message visibility", "queue", s.o.Queue.URL(), "err", err)
+			continue
+		}
+		s.o.Stats.Extended.Add(int64(len(handles)))
+	}
+}
+
+// deleter deletes acknowledged messages in batches of up to ten.
+func (s *Source) deleter() {
+	defer s.bg.Done()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			s.flushDeletes()
+			return
+		case <-t.C:
+			s.flushDeletes()
+		}
+	}
+}
+
+func (s *Source) flushDeletes() {
+	s.mu.Lock()
+	handles := s.deletes
+	s.deletes = nil
+	s.mu.Unlock()
+	if len(handles) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	failed, err := s.o.Queue.Delete(ctx, handles)
+	s.o.Stats.Deleted.Add(int64(len(handles) - len(failed)))
+	if err != nil {
+		// The message will be delivered again; its objects are already
+		// stored, so the ledger and the duplicate check make that harmless.
+		s.o.Stats.DeleteErrors.Add(int64(len(failed)))
+		s.o.Logger.Warn("delete processed messages", "queue", s.o.Queue.URL(), "failed", len(failed), "err", err)
+	}
+}
+
+// Close stops the heartbeat and deletes the messages already acknowledged.
+// Messages still in flight become visible again when their visibility
+// timeout expires.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	if started {
+		s.bg.Wait()
+	} else {
+		s.flushDeletes()
+	}
+	return nil
+}
+
+// InFlight returns how many messages are being processed.
+func (s *Source) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight)
+}
+
+func excerpt(body string) string {
+	if len(body) > 200 {
+		return fmt.Sprintf("%q…", body[:200])
+	}
+	return fmt.Sprintf("%q", body)
+}
