@@ -89,7 +89,8 @@ type Store interface {
 	Ledger(ctx context.Context, keys []string) (map[string]LedgerEntry, error)
 	// Checkpoint returns a named checkpoint value ("" when unset).
 	Checkpoint(ctx context.Context, name string) (string, error)
-	// SetCheckpoint stores a named checkpoint value durably.
+	// SetCheckpoint stores a named checkpoint value durably; it must not
+	// wait for an open Appender (sources call it from acknowledgements).
 	SetCheckpoint(ctx context.Context, name, value string) error
 	// Retain deletes records older than the cutoff and returns how many.
 	Retain(ctx context.Context, cutoff time.Time) (int64, error)

@@ -251,10 +251,10 @@ func (s *Store) Checkpoint(ctx context.Context, name string) (string, error) {
 	return v, nil
 }
 
-// SetCheckpoint stores a named checkpoint value durably.
+// SetCheckpoint stores a named checkpoint value durably. It runs in its own
+// transaction and does not wait for an open appender: sources record their
+// progress from acknowledgements, which arrive while the pipeline holds one.
 func (s *Store) SetCheckpoint(ctx context.Context, name, value string) error {
-	s.writer.Lock()
-	defer s.writer.Unlock()
 	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO tw_checkpoints VALUES (?, ?, ?)`, name, value, s.opts.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", name, err)

@@ -501,6 +501,28 @@ func testRetention(t *testing.T, s store.Store) {
 
 func testCheckpoints(t *testing.T, s store.Store) {
 	ctx := context.Background()
+	// Checkpoints can be written while an appender is open.
+	a, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Append(ctx, events(3, 0)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.SetCheckpoint(ctx, "during", "x") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SetCheckpoint waited for the open appender")
+	}
+	if err := a.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if v, err := s.Checkpoint(ctx, "poll/bucket"); err != nil || v != "" {
 		t.Fatalf("unset checkpoint = %q, %v", v, err)
 	}
