@@ -226,6 +226,26 @@ func (e *Error) Retryable() bool {
 	return true
 }
 
+// Reason is a short label for metrics: access_denied, not_found,
+// throttled, server_error, network, canceled or aws_error.
+func (e *Error) Reason() string {
+	switch {
+	case e.Denied():
+		return "access_denied"
+	case e.NotFound():
+		return "not_found"
+	case errors.Is(e.Err, context.Canceled):
+		return "canceled"
+	case e.Status == 429 || e.Status == 503 || strings.Contains(e.Code, "Throttl") || e.Code == "SlowDown" || e.Code == "RequestLimitExceeded" || e.Code == "TooManyRequestsException":
+		return "throttled"
+	case e.Status >= 500:
+		return "server_error"
+	case e.Status == 0:
+		return "network"
+	}
+	return "aws_error"
+}
+
 // IsNotFound reports whether err is an Error for a missing resource.
 func IsNotFound(err error) bool {
 	var e *Error

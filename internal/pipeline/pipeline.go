@@ -68,14 +68,36 @@ type Options struct {
 	// CommitIdle commits when nothing arrived for this long and something
 	// waits: a trickle of small objects (SQS) is acknowledged promptly,
 	// while a busy ingest is never idle. Default 200 ms.
-	CommitIdle time.Duration
-	SkipIngested  bool          // skip objects the ledger has as fully ingested with the same size
-	Logger        *slog.Logger
-	Stats         *Stats // counters, updated live (for progress and metrics); may be nil
+	CommitIdle   time.Duration
+	SkipIngested bool // skip objects the ledger has as fully ingested with the same size
+	Logger       *slog.Logger
+	Stats        *Stats // counters, updated live (for progress and metrics); may be nil
 	// Observe, when set, sees every parsed batch before it is stored (e.g.
 	// the detection engine). Workers call it concurrently; the batch is
 	// valid only during the call. Observers must not keep it.
 	Observe func(ctx context.Context, b *event.Batch)
+	// Done, when set, is told the outcome of every object once it is
+	// final for this run (committed, quarantined, skipped or handed back
+	// for a retry), e.g. for metrics. It may be called from several
+	// goroutines and must not block.
+	Done func(o *Object, r Result)
+}
+
+// Outcomes of an object, as Result.Outcome.
+const (
+	OutcomeStored      = "stored"      // its records were committed
+	OutcomeQuarantined = "quarantined" // it (or some of its records) could not be read; see Err
+	OutcomeSkipped     = "skipped"     // the ledger has it already
+	OutcomeRetry       = "retry"       // a temporary failure: the source delivers it again
+)
+
+// Result is the outcome of one object.
+type Result struct {
+	Outcome string
+	Kind    event.Kind
+	Records int   // records stored or offered to the store (before the duplicate check)
+	Bad     int   // records skipped as unreadable
+	Err     error // why it was quarantined or retried
 }
 
 func (o *Options) setDefaults() {
@@ -244,6 +266,9 @@ func feed(ctx context.Context, src Source, st store.Store, opts Options, work ch
 			if skip[o] {
 				opts.Stats.Skipped.Add(1)
 				opts.Stats.Objects.Add(1)
+				if opts.Done != nil {
+					opts.Done(o, Result{Outcome: OutcomeSkipped, Kind: o.Kind})
+				}
 				if o.Ack != nil {
 					if err := o.Ack(ctx, nil); err != nil {
 						opts.Logger.Warn("acknowledge skipped object", "object", o.Ref.URI(), "err", err)
@@ -292,6 +317,7 @@ type writer struct {
 type finishedObject struct {
 	obj *Object
 	err error // permanent (quarantined) or retryable error, nil when fully ingested
+	res objectResult
 }
 
 func (w *writer) run(ctx context.Context, msgs <-chan message) error {
@@ -350,7 +376,7 @@ func (w *writer) handle(ctx context.Context, m message) error {
 	switch {
 	case r.err == nil:
 	case IsRetryable(r.err):
-		w.finished = append(w.finished, finishedObject{m.obj, r.err})
+		w.finished = append(w.finished, finishedObject{m.obj, r.err, r})
 		return nil // not in the ledger: it will be read again
 	default:
 		st.Error = r.err.Error()
@@ -364,7 +390,7 @@ func (w *writer) handle(ctx context.Context, m message) error {
 	if err := w.app.ObjectDone(ctx, st); err != nil {
 		return err
 	}
-	w.finished = append(w.finished, finishedObject{m.obj, r.err})
+	w.finished = append(w.finished, finishedObject{m.obj, r.err, r})
 	return nil
 }
 
@@ -381,12 +407,18 @@ func (w *writer) commit(ctx context.Context) error {
 		w.opts.Stats.Duplicates.Store(dups)
 	}
 	for _, f := range w.finished {
+		res := Result{Outcome: OutcomeStored, Kind: f.res.kind, Records: f.res.records, Bad: f.res.skipped, Err: f.err}
 		switch {
 		case f.err == nil:
 		case IsRetryable(f.err):
 			w.opts.Stats.Retried.Add(1)
+			res.Outcome = OutcomeRetry
 		default:
 			w.opts.Stats.Quarantined.Add(1)
+			res.Outcome = OutcomeQuarantined
+		}
+		if w.opts.Done != nil {
+			w.opts.Done(f.obj, res)
 		}
 		w.opts.Stats.Objects.Add(1)
 		if f.obj.Ack != nil {

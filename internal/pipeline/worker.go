@@ -128,11 +128,11 @@ func (w *worker) parse(ctx context.Context, obj *Object, msgs chan<- message, re
 		return fmt.Errorf("read: %w", describeReadErr(err))
 	}
 	if len(bytes.TrimSpace(head)) == 0 {
-		return errors.New("the object is empty")
+		return &reasonError{"empty", errors.New("the object is empty")}
 	}
 	kind := detect(obj, head)
 	if kind == event.KindUnknown {
-		return fmt.Errorf("unrecognized content: neither CloudTrail JSON nor S3 server access log lines (starts with %q)", printable(head, 40))
+		return &reasonError{"unrecognized", fmt.Errorf("unrecognized content: neither CloudTrail JSON nor S3 server access log lines (starts with %q)", printable(head, 40))}
 	}
 	res.kind = kind
 

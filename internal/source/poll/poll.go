@@ -72,16 +72,19 @@ type Stats struct {
 	ListedBytes atomic.Int64
 	Partitions  atomic.Int64
 	Passes      atomic.Int64
-	Done        atomic.Bool // the backfill's listing is complete (totals are final)
+	ListErrors  atomic.Int64 // failed passes (polling retries them)
+	Done        atomic.Bool  // the backfill's listing is complete (totals are final)
 }
 
 // Source yields the objects found by listing.
 type Source struct {
-	o     Options
-	kinds map[event.Kind]bool
-	objs  chan *pipeline.Object
-	errc  chan error
-	once  sync.Once
+	o        Options
+	kinds    map[event.Kind]bool
+	objs     chan *pipeline.Object
+	errc     chan error
+	once     sync.Once
+	stop     chan struct{} // closed by Stop
+	stopOnce sync.Once
 
 	mu    sync.Mutex
 	parts map[string]*partition // by checkpoint name
@@ -113,17 +116,30 @@ func New(o Options) *Source {
 	if o.Name == "" {
 		o.Name = "poll/" + o.Bucket + "/" + o.Prefix
 	}
-	s := &Source{o: o, kinds: map[event.Kind]bool{}, objs: make(chan *pipeline.Object, 256), errc: make(chan error, 1), parts: map[string]*partition{}}
+	s := &Source{o: o, kinds: map[event.Kind]bool{}, objs: make(chan *pipeline.Object, 256), errc: make(chan error, 1), stop: make(chan struct{}), parts: map[string]*partition{}}
 	for _, k := range o.Kinds {
 		s.kinds[k] = true
 	}
 	return s
 }
 
+var errStopped = errors.New("stopped")
+
+// Stop makes Next return io.EOF: no more objects are handed out (a
+// graceful drain; the checkpoints stay before anything not committed).
+func (s *Source) Stop() { s.stopOnce.Do(func() { close(s.stop) }) }
+
 // Next returns the next object; io.EOF after a backfill's last one.
 func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 	s.once.Do(func() { go s.run(ctx) })
 	select {
+	case <-s.stop:
+		return nil, io.EOF
+	default:
+	}
+	select {
+	case <-s.stop:
+		return nil, io.EOF
 	case o, ok := <-s.objs:
 		if ok {
 			return o, nil
@@ -145,7 +161,15 @@ func (s *Source) run(ctx context.Context) {
 	for {
 		err := s.pass(ctx)
 		s.o.Stats.Passes.Add(1)
-		if err != nil {
+		if errors.Is(err, errStopped) {
+			return
+		}
+		if err != nil && s.o.Interval > 0 && ctx.Err() == nil {
+			// A daemon keeps polling: the next pass starts again from the
+			// checkpoints, and the failure shows in the log and metrics.
+			s.o.Stats.ListErrors.Add(1)
+			s.o.Logger.Warn("listing the bucket failed; retrying at the next interval", "bucket", s.o.Bucket, "err", err)
+		} else if err != nil {
 			if ctx.Err() == nil {
 				s.errc <- err
 			}
@@ -158,6 +182,8 @@ func (s *Source) run(ctx context.Context) {
 		select {
 		case <-time.After(s.o.Interval):
 		case <-ctx.Done():
+			return
+		case <-s.stop:
 			return
 		}
 	}
@@ -293,14 +319,14 @@ func (s *Source) listPartition(ctx context.Context, prefix string) error {
 		}
 	}
 	simple := s.kinds[event.KindAccessLog] && prefix == s.o.Prefix && !strings.Contains(prefix, "AWSLogs/")
-	stop := errors.New("past the last day")
+	past := errors.New("past the last day")
 	err := s.o.S3.List(ctx, s.o.Bucket, prefix, start, func(oi awsapi.ObjectInfo) error {
 		if simple && strings.Contains(oi.Key[len(prefix):], "/") {
 			return nil // a partitioned access log or another tree: listed from its own prefix
 		}
 		ki := event.ClassifyKey(oi.Key)
 		if !s.o.Until.IsZero() && !ki.Date.IsZero() && ki.Date.After(s.o.Until.Add(24*time.Hour-time.Nanosecond)) {
-			return stop // keys are in time order: nothing later is wanted
+			return past // keys are in time order: nothing later is wanted
 		}
 		if ki.Kind == event.KindUnknown || !s.kinds[ki.Kind] {
 			return nil // not a log object we collect
@@ -310,10 +336,12 @@ func (s *Source) listPartition(ctx context.Context, prefix string) error {
 		case s.objs <- o:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.stop:
+			return errStopped
 		}
 		return nil
 	})
-	if errors.Is(err, stop) {
+	if errors.Is(err, past) {
 		return nil
 	}
 	return err

@@ -215,13 +215,13 @@ func (s *Source) accept(m awsapi.Message) {
 	ref := event.ObjectRef{Key: fmt.Sprintf("sqs:%s#%s", s.o.Queue.URL(), m.ID)}
 	if m.ReceiveCount > s.o.MaxReceives {
 		s.o.Stats.Poison.Add(1)
-		s.quarantine(m, ref, fmt.Errorf("poison message: received %d times without being processed (limit %d): %s", m.ReceiveCount, s.o.MaxReceives, excerpt(m.Body)))
+		s.quarantine(m, ref, &labeled{"poison", fmt.Errorf("poison message: received %d times without being processed (limit %d): %s", m.ReceiveCount, s.o.MaxReceives, excerpt(m.Body))})
 		return
 	}
 	n, err := ParseNotification([]byte(m.Body))
 	if err != nil {
 		s.o.Stats.Unparseable.Add(1)
-		s.quarantine(m, ref, fmt.Errorf("SQS message %s: %w: %s", m.ID, err, excerpt(m.Body)))
+		s.quarantine(m, ref, &labeled{"not_a_notification", fmt.Errorf("SQS message %s: %w: %s", m.ID, err, excerpt(m.Body))})
 		return
 	}
 	var objs []Announced
@@ -300,6 +300,16 @@ func (s *Source) object(msg *message, a Announced) *pipeline.Object {
 	o.Ack = func(ctx context.Context, err error) error { s.ack(msg, err); return nil }
 	return o
 }
+
+// labeled gives a quarantine reason its metric label (pipeline.Reasoner).
+type labeled struct {
+	reason string
+	err    error
+}
+
+func (e *labeled) Error() string  { return e.err.Error() }
+func (e *labeled) Unwrap() error  { return e.err }
+func (e *labeled) Reason() string { return e.reason }
 
 // retryableReader marks read errors (a connection reset mid-object) as
 // retryable: the object is read again from the start later.

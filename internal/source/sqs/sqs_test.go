@@ -379,7 +379,7 @@ func (r *retryAware) Next(ctx context.Context) (*pipeline.Object, error) {
 func TestPoisonAndMissingObjects(t *testing.T) {
 	q, b := newFakeQueue(), &fakeBucket{objects: map[string][]byte{}}
 	id := q.send(fmt.Sprintf(`{"s3Bucket":"trail","s3ObjectKey":[%q]}`, ctKey(1)))
-	q.msgs[id].receives = 5 // received 5 times already: the next is the 6th
+	q.msgs[id].receives = 5                                                  // received 5 times already: the next is the 6th
 	q.send(fmt.Sprintf(`{"s3Bucket":"trail","s3ObjectKey":[%q]}`, ctKey(2))) // deleted before it could be fetched
 	st := openStore(t)
 	stats := &Stats{}
