@@ -135,6 +135,7 @@ find them.`,
 				return err
 			}
 			a.printStories(sum.Stories)
+			a.printStoryAlerts(ctx, sum.Stories)
 			if isum.Quarantined > 0 {
 				return &ExitError{Code: ExitQuarantined, Err: fmt.Errorf("%d object(s) quarantined", isum.Quarantined)}
 			}

@@ -19,10 +19,13 @@ import (
 )
 
 type ingestFlags struct {
-	workers  int
-	retain   string
-	reingest bool
-	progress string
+	workers      int
+	retain       string
+	reingest     bool
+	progress     string
+	noDetect     bool
+	rules        ruleFlags
+	alertsConfig string
 }
 
 func (a *app) ingestCommand() *cobra.Command {
@@ -50,6 +53,9 @@ recorded in the quarantine table with the reason, and the exit code is 3.`,
 	fl.StringVar(&f.retain, "retain", "", "after ingesting, delete records older than this (e.g. 90d, 12h)")
 	fl.BoolVar(&f.reingest, "reingest", false, "read objects again even if the ledger has them (duplicates are still dropped)")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar: auto (on a terminal), always, never")
+	fl.BoolVar(&f.noDetect, "no-detect", false, "do not run the detection rules")
+	fl.StringVar(&f.alertsConfig, "alerts-config", "", "alert grouping, suppressions and sinks (YAML; see the README)")
+	f.rules.register(fl, "low")
 	return cmd
 }
 
@@ -95,18 +101,30 @@ func (a *app) runIngest(ctx context.Context, paths []string, f ingestFlags) erro
 // summary.
 func (a *app) ingest(ctx context.Context, src *dir.Source, st *duckdb.Store, f ingestFlags) (pipeline.Summary, error) {
 	stats := &pipeline.Stats{}
+	opts := pipeline.Options{Workers: f.workers, SkipIngested: !f.reingest, Logger: a.log, Stats: stats}
+	var det *detection
+	if !f.noDetect {
+		var err error
+		if det, err = a.startDetection(ctx, detectionOptions{rules: f.rules, alertsConfig: f.alertsConfig, store: st, notify: true}); err != nil {
+			return pipeline.Summary{}, err
+		}
+		opts.Observe = det.eng.Observe
+	}
 	stop := a.startProgress(src.Len(), stats, f.progress)
-	sum, err := pipeline.Run(ctx, src, st, pipeline.Options{
-		Workers:      f.workers,
-		SkipIngested: !f.reingest,
-		Logger:       a.log,
-		Stats:        stats,
-	})
+	sum, err := pipeline.Run(ctx, src, st, opts)
 	stop()
+	if det != nil {
+		if derr := det.finish(ctx); derr != nil && err == nil {
+			err = derr
+		}
+	}
 	if err != nil && !(errors.Is(err, context.Canceled) && sum.Objects > 0) {
 		return sum, err
 	}
 	a.printIngestSummary(sum)
+	if det != nil {
+		det.printSummary(a.stderr)
+	}
 	return sum, err
 }
 

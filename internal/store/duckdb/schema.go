@@ -159,6 +159,7 @@ func (s *Store) migrate(ctx context.Context, conn *sql.Conn) error {
 		createTable("cloudtrail_digests", newDigestCols().schema()),
 	}
 	stmts = append(stmts, ddl...)
+	stmts = append(stmts, s.alertsDDL()...)
 	for _, q := range stmts {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create schema: %w\n%s", err, q)
