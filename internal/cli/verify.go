@@ -1,0 +1,430 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trailwatch/trailwatch/internal/integrity"
+)
+
+// verifyFlags are the inputs of `trailwatch verify`: those of
+// `aws cloudtrail validate-logs`, and trailwatch's own.
+type verifyFlags struct {
+	trailARN   string
+	start, end string
+	bucket     string
+	prefix     string
+	accounts   []string
+	regions    []string
+	verbose    bool
+	local      string
+	publicKeys []string
+	workers    int
+}
+
+// errS3NotWired says S3 mode has no AWS adapter yet.
+var errS3NotWired = errors.New("verifying in S3 needs AWS access, which comes with the collector; " +
+	"until then, download the bucket with the digests' signature metadata (<digest>" + integrity.SidecarSuffix +
+	" sidecars) and run trailwatch verify --local DIR --public-keys FILE")
+
+func (a *app) verifyCommand() *cobra.Command {
+	var f verifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Validate CloudTrail log file integrity (digest chains), like aws cloudtrail validate-logs",
+		Long: `Verify checks that CloudTrail log files were not modified, deleted or added
+after delivery, using the hourly signed digest files CloudTrail writes when log
+file validation is on. It takes the inputs of aws cloudtrail validate-logs,
+prints its messages and exits like it: 0 when everything is valid, 1 when
+anything is invalid.
+
+Beyond the AWS CLI it checks each digest's previousDigestHashValue, reports log
+files that no digest lists and digests missing after the newest one, still
+checks the log files of a digest that is missing or invalid, explains chain
+restarts with the StopLogging/StartLogging/UpdateTrail events it finds, verifies
+every account and region of the trail by default (an organization trail too),
+and fails when it finds no digests at all.
+
+--local DIR verifies a downloaded copy of the bucket: DIR holds the bucket's
+content (DIR/AWSLogs/...) or one directory per bucket (DIR/<bucket>/AWSLogs/...).
+A plain download loses each digest's signature (S3 object metadata); keep it in
+<digest>.metadata.json sidecars. Without them, each digest is still proven by
+the signature the next digest records, except the newest of each chain, which
+is reported UNVERIFIED. Public keys come from --public-keys FILE, the output of
+aws cloudtrail list-public-keys for the trail's regions ([REGION=]FILE,
+repeatable); without them signatures are not checked.
+
+Examples:
+  trailwatch verify --local ./bucket-copy --public-keys keys.json --start-time 2026-11-01
+  trailwatch verify --local demo-data --public-keys demo-data/public-keys.json --verbose
+  trailwatch verify --trail-arn arn:aws:cloudtrail:us-east-1:111122223333:trail/main \
+      --start-time 2026-11-01T00:00:00Z --local ./bucket-copy --public-keys keys.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.verify(cmd.Context(), &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.trailARN, "trail-arn", "", "the trail to validate (required without --local; with --local, default every trail found)")
+	fl.StringVar(&f.start, "start-time", "", `validate log files delivered on or after this UTC time, e.g. "2026-11-01T05:21:42Z" or "7d" (required without --local; with --local, default the oldest digest)`)
+	fl.StringVar(&f.end, "end-time", "", "validate log files delivered on or before this UTC time (default now)")
+	fl.StringVar(&f.bucket, "s3-bucket", "", "the bucket holding the digests (default the trail's bucket, or the one --local holds)")
+	fl.StringVar(&f.prefix, "s3-prefix", "", "the trail's S3 key prefix, if any")
+	fl.StringSliceVar(&f.accounts, "account-id", nil, "accounts to validate (an organization trail's member accounts; default the trail's account, with --local every account found)")
+	fl.StringSliceVar(&f.regions, "region", nil, "regions to validate (default every region with digests of the trail)")
+	fl.BoolVar(&f.verbose, "verbose", false, "print every valid digest and log file too")
+	fl.StringVar(&f.local, "local", "", "validate a downloaded copy of the bucket in this directory instead of S3")
+	fl.StringArrayVar(&f.publicKeys, "public-keys", nil, "[REGION=]FILE: public keys as printed by aws cloudtrail list-public-keys (repeatable)")
+	fl.IntVar(&f.workers, "workers", 0, "log files hashed in parallel (default 2 per CPU)")
+	return cmd
+}
+
+// verify runs the command.
+func (a *app) verify(ctx context.Context, f *verifyFlags) error {
+	if a.format == "csv" {
+		return usageError("verify prints text or --format json, not csv")
+	}
+	req, err := f.request(time.Now())
+	if err != nil {
+		return err
+	}
+	var keys integrity.PublicKeys
+	if len(f.publicKeys) > 0 {
+		sk := &integrity.StaticKeys{}
+		for _, spec := range f.publicKeys {
+			if err := sk.LoadFile(spec); err != nil {
+				return usageError("--public-keys: %v", err)
+			}
+		}
+		keys = sk
+	}
+	var buckets integrity.Buckets
+	if f.local == "" {
+		if buckets, keys, err = s3Sources(ctx, f, keys); err != nil {
+			return err
+		}
+	} else {
+		var note string
+		buckets, req.Bucket, note, err = localSource(ctx, f.local, req.Bucket, req.Prefix)
+		if err != nil {
+			return err
+		}
+		if note != "" {
+			fmt.Fprintln(a.stderr, "trailwatch: "+note)
+		}
+	}
+	v := &integrity.Verifier{Buckets: buckets, Keys: keys, Workers: f.workers, Log: a.log,
+		Events: integrity.BucketTrailEvents{Buckets: buckets}}
+	if f.workers > 0 {
+		v.Fetchers = max(16, f.workers)
+	}
+	plan, err := v.Plan(ctx, req)
+	if err != nil {
+		return err
+	}
+	var out verifyOutput
+	if a.format == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetEscapeHTML(false)
+		out = &jsonVerifyOutput{enc: enc}
+	} else {
+		out = &textVerifyOutput{stdout: a.stdout, stderr: a.stderr, verbose: f.verbose, lastDouble: true}
+	}
+	if keys == nil {
+		out.note("Signatures are not checked: no public keys (pass --public-keys FILE, the output of aws cloudtrail list-public-keys for the trail's regions).")
+	}
+	out.start(f.trailDescription(plan, req), plan.Start(), plan.End())
+	sum, err := plan.Run(ctx, out.result)
+	if err != nil {
+		return err
+	}
+	if err := out.summary(sum); err != nil {
+		return err
+	}
+	if sum.Digests.Total()+sum.BackfillDigests.Total() == 0 {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no digest files found for %s: check --region, --account-id, --s3-bucket and --s3-prefix", f.trailDescription(plan, req))}
+	}
+	if !sum.OK() {
+		return &ExitError{Code: ExitFailure, Err: errors.New("")}
+	}
+	return nil
+}
+
+// s3Sources is where the AWS adapter plugs in: buckets over S3 and, unless
+// given, public keys from CloudTrail ListPublicKeys.
+func s3Sources(_ context.Context, _ *verifyFlags, _ integrity.PublicKeys) (integrity.Buckets, integrity.PublicKeys, error) {
+	return nil, nil, errS3NotWired
+}
+
+// request turns the flags into a verification request.
+func (f *verifyFlags) request(now time.Time) (integrity.Request, error) {
+	req := integrity.Request{Bucket: f.bucket, Prefix: strings.Trim(f.prefix, "/"), Accounts: splitLists(f.accounts), Regions: splitLists(f.regions)}
+	if f.trailARN != "" {
+		home, account, name, err := integrity.ParseTrailARN(f.trailARN)
+		if err != nil {
+			return req, usageError("--trail-arn: %v", err)
+		}
+		req.Trail, req.HomeRegion = name, home
+		if len(req.Accounts) == 0 && f.local == "" {
+			req.Accounts = []string{account}
+		}
+	} else if f.local == "" {
+		return req, usageError("--trail-arn is required (without --local)")
+	}
+	if f.start == "" && f.local == "" {
+		return req, usageError("--start-time is required (without --local)")
+	}
+	var err error
+	if f.start != "" {
+		if req.Start, err = parseWhen(f.start, now); err != nil {
+			return req, usageError("--start-time: %v", err)
+		}
+	}
+	if f.end != "" {
+		if req.End, err = parseWhen(f.end, now); err != nil {
+			return req, usageError("--end-time: %v", err)
+		}
+	} else {
+		req.End = now.UTC().Truncate(time.Second)
+	}
+	if !req.Start.IsZero() && req.Start.After(req.End) {
+		return req, usageError("Invalid time range specified: start-time must occur before end-time")
+	}
+	if f.workers < 0 {
+		return req, usageError("--workers must be positive")
+	}
+	return req, nil
+}
+
+// splitLists flattens repeated comma-list flags.
+func splitLists(in []string) []string {
+	var out []string
+	for _, s := range in {
+		out = append(out, splitList(s)...)
+	}
+	return out
+}
+
+// trailDescription names what is verified for the header line.
+func (f *verifyFlags) trailDescription(p *integrity.Plan, req integrity.Request) string {
+	if f.trailARN != "" {
+		return f.trailARN
+	}
+	var trails []string
+	for _, s := range p.Scopes() {
+		trails = append(trails, s.Trail)
+	}
+	slices.Sort(trails)
+	trails = slices.Compact(trails)
+	where := "s3://" + req.Bucket + "/" + req.Prefix
+	if len(trails) == 1 {
+		return trails[0] + " in " + where
+	}
+	return "all trails in " + where
+}
+
+// localSource resolves --local: which directory holds which bucket.
+func localSource(ctx context.Context, dir, bucket, prefix string) (integrity.Buckets, string, string, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, "", "", usageError("--local: %v", err)
+	}
+	if !fi.IsDir() {
+		return nil, "", "", usageError("--local: %s is not a directory", dir)
+	}
+	logsIn := func(d string) bool {
+		fi, err := os.Stat(filepath.Join(d, filepath.FromSlash(prefix), "AWSLogs"))
+		return err == nil && fi.IsDir()
+	}
+	if bucket != "" {
+		if logsIn(filepath.Join(dir, bucket)) {
+			return integrity.LocalBuckets{Root: dir}, bucket, "", nil
+		}
+		return integrity.LocalBuckets{Root: dir, Name: bucket}, bucket, "", nil
+	}
+	if logsIn(dir) {
+		// DIR is the bucket's content: its name is in the digests.
+		name, err := integrity.BucketName(ctx, integrity.LocalBucket{Dir: dir}, prefix)
+		if err != nil {
+			return nil, "", "", err
+		}
+		if name == "" {
+			name = filepath.Base(dir)
+		}
+		return integrity.LocalBuckets{Root: dir, Name: name}, name,
+			"bucket " + name + " (from the digest files; pass --s3-bucket to check that they were not moved from another bucket)", nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, "", "", err
+	}
+	var found []string
+	for _, e := range ents {
+		if e.IsDir() && logsIn(filepath.Join(dir, e.Name())) {
+			found = append(found, e.Name())
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, "", "", usageError("--local: no AWSLogs/ directory in %s or in its subdirectories%s", dir, map[bool]string{true: " (with --s3-prefix " + prefix + ")"}[prefix != ""])
+	case 1:
+		return integrity.LocalBuckets{Root: dir}, found[0], "", nil
+	}
+	return nil, "", "", usageError("--local: %s holds several buckets (%s): pass --s3-bucket", dir, strings.Join(found, ", "))
+}
+
+// verifyOutput renders a verification.
+type verifyOutput interface {
+	note(msg string)
+	start(trail string, start, end time.Time)
+	result(r *integrity.Result) error
+	summary(s *integrity.Summary) error
+}
+
+// textVerifyOutput prints what aws cloudtrail validate-logs prints: valid
+// results on stdout with --verbose, findings on stderr, blank lines as it
+// places them, and its summary.
+type textVerifyOutput struct {
+	stdout, stderr io.Writer
+	verbose        bool
+	lastDouble     bool
+	quietNoKeys    bool
+}
+
+func (o *textVerifyOutput) note(msg string) {
+	fmt.Fprintln(o.stderr, msg)
+	o.quietNoKeys = true
+}
+
+func (o *textVerifyOutput) start(trail string, start, end time.Time) {
+	fmt.Fprintf(o.stdout, "Validating log files for trail %s between %s and %s\n\n", trail, integrity.DisplayTime(start), integrity.DisplayTime(end))
+}
+
+func (o *textVerifyOutput) status(msg string, isErr bool) error {
+	if isErr {
+		var err error
+		if o.lastDouble {
+			_, err = fmt.Fprintf(o.stderr, "%s\n\n", msg)
+		} else {
+			_, err = fmt.Fprintf(o.stderr, "\n%s\n\n", msg)
+		}
+		o.lastDouble = true
+		return err
+	}
+	if o.verbose {
+		o.lastDouble = false
+		_, err := fmt.Fprintf(o.stdout, "%s\n", msg)
+		return err
+	}
+	return nil
+}
+
+func (o *textVerifyOutput) result(r *integrity.Result) error {
+	msg := r.Message
+	switch r.Kind {
+	case integrity.NoDigests:
+		msg += "\n" + r.Detail
+	default:
+		// The AWS CLI prints the message alone; --verbose says why.
+		if o.verbose && r.Status != integrity.Valid && r.Detail != "" {
+			msg += "\n  (" + r.Detail + ")"
+		}
+	}
+	switch {
+	case r.Status == integrity.Valid:
+		return o.status(msg, false)
+	case r.Status == integrity.Unverified && (r.Type == integrity.TypeLogFile || o.quietNoKeys):
+		return o.status(msg, false)
+	}
+	return o.status(msg, true)
+}
+
+func (o *textVerifyOutput) summary(s *integrity.Summary) error {
+	var b strings.Builder
+	if !o.lastDouble {
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "Results requested for %s to %s\n", integrity.DisplayTime(s.Start), integrity.DisplayTime(s.End))
+	if s.Digests.Total()+s.BackfillDigests.Total() == 0 {
+		b.WriteString("No digests found\n")
+		_, err := io.WriteString(o.stdout, b.String())
+		return err
+	}
+	if s.FoundStart.IsZero() || s.FoundEnd.IsZero() {
+		b.WriteString("No valid digests found in range\n")
+	} else {
+		fmt.Fprintf(&b, "Results found for %s to %s:\n", integrity.DisplayTime(s.FoundStart), integrity.DisplayTime(s.FoundEnd))
+	}
+	ratio := func(c integrity.Counts, name string) {
+		total := c.Total()
+		if total == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n%d/%d %s files valid", c.Valid, total, name)
+		if c.Invalid > 0 {
+			fmt.Fprintf(&b, ", %d/%d %s files INVALID", c.Invalid, total, name)
+		}
+		if c.Unverified > 0 {
+			fmt.Fprintf(&b, ", %d/%d %s files UNVERIFIED", c.Unverified, total, name)
+		}
+	}
+	ratio(s.Digests, "digest")
+	ratio(s.BackfillDigests, "backfill digest")
+	ratio(s.LogFiles, "log")
+	if s.Unlisted > 0 {
+		fmt.Fprintf(&b, "\n%s listed in no digest file: INVALID", plural(s.Unlisted, "log file"))
+	}
+	if s.Gaps > 0 {
+		fmt.Fprintf(&b, "\n%s: logging or log file validation was turned off and on", plural(s.Gaps, "digest chain restart"))
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(o.stdout, b.String())
+	return err
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// jsonVerifyOutput prints one JSON object per result and a summary object.
+type jsonVerifyOutput struct {
+	enc *json.Encoder
+}
+
+func (o *jsonVerifyOutput) note(msg string) {
+	_ = o.enc.Encode(map[string]string{"type": "note", "message": msg})
+}
+
+func (o *jsonVerifyOutput) start(trail string, start, end time.Time) {
+	_ = o.enc.Encode(map[string]string{"type": "start", "trail": trail, "start": integrity.DisplayTime(start), "end": integrity.DisplayTime(end)})
+}
+
+func (o *jsonVerifyOutput) result(r *integrity.Result) error {
+	type withObject struct {
+		*integrity.Result
+		Object string `json:"object,omitempty"`
+	}
+	return o.enc.Encode(withObject{r, r.Object()})
+}
+
+func (o *jsonVerifyOutput) summary(s *integrity.Summary) error {
+	type withType struct {
+		Type string `json:"type"`
+		*integrity.Summary
+		OK bool `json:"ok"`
+	}
+	return o.enc.Encode(withType{"summary", s, s.OK()})
+}

@@ -1,0 +1,59 @@
+package integrity
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/trailwatch/trailwatch/internal/integrity/integritytest"
+)
+
+// BenchmarkVerifyMonth verifies a month of hourly digests for one region
+// (720) and the 2,880 log files they list, from a local copy with
+// signature sidecars, with log files of 100 events (~130 KB uncompressed)
+// and of 270 (~350 KB, the demo generator's average):
+//
+//	go test -run XXX -bench VerifyMonth -cpu 2 -benchtime 15x ./internal/integrity
+//
+// (the first iterations run while the kernel writes the fresh files back).
+func BenchmarkVerifyMonth(b *testing.B) {
+	for _, events := range []int{100, 270} {
+		b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) { benchmarkVerifyMonth(b, events) })
+	}
+}
+
+func benchmarkVerifyMonth(b *testing.B, events int) {
+	key, _ := keys(b)
+	root := b.TempDir()
+	c, err := integritytest.Write(integritytest.Options{Root: root, Key: key, Hours: 720, FilesPerHour: 4, EventsPerFile: events,
+		Start: time.Date(2026, 3, 1, 0, 20, 34, 0, time.UTC)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The uncompressed bytes hashed, for MB/s.
+	var raw int64
+	for _, files := range c.LogFiles {
+		for _, f := range files {
+			data, err := integritytest.ReadGz(c.Path(f))
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw += int64(len(data))
+		}
+	}
+	b.SetBytes(raw)
+	var sk StaticKeys
+	sk.Add("", publicKey(key, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)))
+	v := &Verifier{Buckets: LocalBuckets{Root: root}, Keys: &sk}
+	req := Request{Bucket: c.Bucket, Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)}
+	for b.Loop() {
+		sum, err := v.Verify(b.Context(), req, func(*Result) error { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sum.Digests.Valid != 720 || sum.LogFiles.Valid != 2880 || !sum.OK() {
+			b.Fatalf("digests %+v, logs %+v", sum.Digests, sum.LogFiles)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/month")
+}
