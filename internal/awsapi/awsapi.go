@@ -49,6 +49,8 @@ type Session struct {
 	mu  sync.Mutex
 	s3  map[string]*s3.Client
 	sqs map[string]*sqs.Client
+	// bucketRegion remembers buckets found in another region than asked.
+	bucketRegion map[string]string
 }
 
 // New loads credentials and configuration. It does not call AWS; the first
@@ -87,7 +89,7 @@ func New(ctx context.Context, c Config) (*Session, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	s := &Session{cfg: cfg, conf: c, principal: "the default credentials", s3: map[string]*s3.Client{}, sqs: map[string]*sqs.Client{}}
+	s := &Session{cfg: cfg, conf: c, principal: "the default credentials", s3: map[string]*s3.Client{}, sqs: map[string]*sqs.Client{}, bucketRegion: map[string]string{}}
 	if c.Profile != "" {
 		s.principal = "profile " + c.Profile
 	}

@@ -3,8 +3,14 @@ package awsapi_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,5 +98,51 @@ func TestQueueRegion(t *testing.T) {
 		if got := awsapi.QueueRegion(url); got != want {
 			t.Errorf("QueueRegion(%s) = %q, want %q", url, got, want)
 		}
+	}
+}
+
+// TestBucketInAnotherRegion: S3 answers a request signed for the wrong
+// region with 301 and x-amz-bucket-region; the client follows it once and
+// remembers the bucket's region.
+func TestBucketInAnotherRegion(t *testing.T) {
+	var mu sync.Mutex
+	var regions []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization") // Credential=AKID/20260101/<region>/s3/aws4_request
+		region := strings.Split(strings.SplitN(auth, "Credential=", 2)[1], "/")[2]
+		mu.Lock()
+		regions = append(regions, region)
+		mu.Unlock()
+		if region != "eu-west-1" {
+			w.Header().Set("X-Amz-Bucket-Region", "eu-west-1")
+			w.WriteHeader(http.StatusMovedPermanently)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message></Error>`)
+			return
+		}
+		fmt.Fprint(w, "content")
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	ctx := context.Background()
+	sess, err := awsapi.New(ctx, awsapi.Config{Region: "us-east-1", EndpointURL: srv.URL, S3PathStyle: true, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		o, err := sess.S3("").Get(ctx, "trail", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(o.Body)
+		o.Body.Close()
+		if string(b) != "content" {
+			t.Fatalf("body %q", b)
+		}
+	}
+	if want := []string{"us-east-1", "eu-west-1", "eu-west-1"}; !slices.Equal(regions, want) {
+		t.Errorf("regions asked = %v, want %v", regions, want)
 	}
 }

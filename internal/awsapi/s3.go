@@ -2,12 +2,14 @@ package awsapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -45,9 +47,40 @@ func (s *Session) S3(region string) *Buckets { return &Buckets{s: s, region: reg
 
 func s3URI(bucket, key string) string { return "s3://" + bucket + "/" + key }
 
+// do calls fn with a client for the bucket's region: the configured one
+// at first; when S3 answers that the bucket lives elsewhere (a 301
+// PermanentRedirect or a region mismatch, with the x-amz-bucket-region
+// header), the right region is remembered and fn is called again.
+func (b *Buckets) do(bucket string, fn func(c *s3.Client) error) error {
+	region := b.region
+	b.s.mu.Lock()
+	if r, ok := b.s.bucketRegion[bucket]; ok {
+		region = r
+	}
+	b.s.mu.Unlock()
+	err := fn(b.s.s3Client(region))
+	var re *awshttp.ResponseError
+	if err == nil || !errors.As(err, &re) || re.Response == nil {
+		return err
+	}
+	actual := re.Response.Header.Get("X-Amz-Bucket-Region")
+	if actual == "" || actual == region || actual == b.s.s3Client(region).Options().Region {
+		return err
+	}
+	b.s.mu.Lock()
+	b.s.bucketRegion[bucket] = actual
+	b.s.mu.Unlock()
+	b.s.conf.Logger.Info("bucket is in another region; using it", "bucket", bucket, "region", actual)
+	return fn(b.s.s3Client(actual))
+}
+
 // Get opens an object.
 func (b *Buckets) Get(ctx context.Context, bucket, key string) (*Object, error) {
-	out, err := b.s.s3Client(b.region).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	var out *s3.GetObjectOutput
+	err := b.do(bucket, func(c *s3.Client) (err error) {
+		out, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		return err
+	})
 	if err != nil {
 		return nil, b.s.wrap(err, "s3:GetObject", s3URI(bucket, key))
 	}
@@ -66,9 +99,15 @@ func (b *Buckets) List(ctx context.Context, bucket, prefix, startAfter string, f
 	if startAfter != "" {
 		in.StartAfter = aws.String(startAfter)
 	}
-	p := s3.NewListObjectsV2Paginator(b.s.s3Client(b.region), in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	var page *s3.ListObjectsV2Output
+	for first := true; first || page.NextContinuationToken != nil; first = false {
+		if !first {
+			in.ContinuationToken = page.NextContinuationToken
+		}
+		err := b.do(bucket, func(c *s3.Client) (err error) {
+			page, err = c.ListObjectsV2(ctx, in)
+			return err
+		})
 		if err != nil {
 			return b.s.wrap(err, "s3:ListBucket", s3URI(bucket, prefix))
 		}
@@ -84,10 +123,16 @@ func (b *Buckets) List(ctx context.Context, bucket, prefix, startAfter string, f
 // Prefixes lists the "directories" directly under prefix (delimiter /).
 func (b *Buckets) Prefixes(ctx context.Context, bucket, prefix string) ([]string, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")}
-	p := s3.NewListObjectsV2Paginator(b.s.s3Client(b.region), in)
 	var out []string
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	var page *s3.ListObjectsV2Output
+	for first := true; first || page.NextContinuationToken != nil; first = false {
+		if !first {
+			in.ContinuationToken = page.NextContinuationToken
+		}
+		err := b.do(bucket, func(c *s3.Client) (err error) {
+			page, err = c.ListObjectsV2(ctx, in)
+			return err
+		})
 		if err != nil {
 			return nil, b.s.wrap(err, "s3:ListBucket", s3URI(bucket, prefix))
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -54,11 +55,41 @@ type app struct {
 	cpuProfile     string
 	memProfile     string
 	log            *slog.Logger
+	// drain, when set by a long-running command, is called on the first
+	// interrupt instead of cancelling (a graceful stop).
+	drain atomic.Pointer[func()]
 }
 
 // Main runs the command line and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return Run(ctx, args, stdin, stdout, stderr, nil)
+}
+
+// Run is Main with the process's interrupt signals: the first cancels the
+// command, or, for collectors, drains them (what is in progress is
+// committed and acknowledged); the second cancels.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, signals <-chan os.Signal) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if signals != nil {
+		go func() {
+			for n := 0; ; n++ {
+				select {
+				case <-ctx.Done():
+					return
+				case sig := <-signals:
+					if d := a.drain.Load(); d != nil && n == 0 {
+						fmt.Fprintf(stderr, "trailwatch: %v: finishing the objects in progress (again to stop at once)\n", sig)
+						(*d)()
+						continue
+					}
+					cancel()
+					return
+				}
+			}
+		}()
+	}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -162,7 +193,9 @@ Quick start:
 	_ = pf.MarkHidden("memprofile")
 
 	root.AddCommand(a.ingestCommand(), a.queryCommand(), a.searchCommand(), a.statsCommand(),
-		a.retainCommand(), a.eventCommand(), a.demoCommand(), a.genCommand(), a.benchCommand(), a.versionCommand())
+		a.retainCommand(), a.eventCommand(), a.demoCommand(), a.genCommand(), a.benchCommand(), a.versionCommand(), a.verifyCommand(),
+		a.collectCommand(), a.backfillCommand(), a.runCommand(),
+		a.detectCommand(), a.huntCommand(), a.rulesCommand(), a.alertsCommand())
 	return root
 }
 

@@ -24,6 +24,8 @@ import (
 // Object is one unit of work from a source.
 type Object struct {
 	Ref event.ObjectRef
+	// Source names the source that produced the object (set by Merge).
+	Source string
 	// Kind is what the source knows of the object; KindUnknown lets the
 	// pipeline decide from the key and the content.
 	Kind event.Kind

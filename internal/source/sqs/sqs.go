@@ -49,8 +49,13 @@ type Options struct {
 	// MaxReceives quarantines a message received this many times without
 	// being processed (a poison message). Default 5.
 	MaxReceives int
+	// RetryBackoff is how long a message whose objects failed temporarily
+	// stays invisible, times its receive count (up to 8); default 15 s.
+	RetryBackoff time.Duration
 	// StopWhenEmpty makes Next return io.EOF once a receive finds no
-	// message and nothing is in flight (collect --drain).
+	// message and nothing is in flight (collect --drain). The long poll
+	// then waits 2 s unless Wait says otherwise: long enough to see every
+	// SQS server, short enough to stop promptly.
 	StopWhenEmpty bool
 	Logger        *slog.Logger
 	Stats         *Stats
@@ -84,11 +89,15 @@ type Source struct {
 	mu       sync.Mutex
 	pending  []*pipeline.Object
 	inflight map[string]*message
-	slot     chan struct{} // signalled when a message leaves inflight
+	lastErr  map[string]string // message ID -> why its last attempt failed (for the poison reason)
+	slot     chan struct{}     // signalled when a message leaves inflight
 	deletes  []string
 	stopped  bool
 	started  bool
 	stop     chan struct{}
+	// draining is cancelled by Stop, to end a long poll at once.
+	draining context.Context
+	drain    context.CancelFunc
 	bg       sync.WaitGroup
 }
 
@@ -105,6 +114,9 @@ func New(o Options) *Source {
 	}
 	if o.Wait <= 0 {
 		o.Wait = 20 * time.Second
+		if o.StopWhenEmpty {
+			o.Wait = 2 * time.Second
+		}
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 100
@@ -112,16 +124,20 @@ func New(o Options) *Source {
 	if o.MaxReceives <= 0 {
 		o.MaxReceives = 5
 	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = 15 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Stats == nil {
 		o.Stats = &Stats{}
 	}
-	s := &Source{o: o, inflight: map[string]*message{}, slot: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[event.Kind]bool{}}
+	s := &Source{o: o, inflight: map[string]*message{}, lastErr: map[string]string{}, slot: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[event.Kind]bool{}}
 	for _, k := range o.Kinds {
 		s.kinds[k] = true
 	}
+	s.draining, s.drain = context.WithCancel(context.Background())
 	return s
 }
 
@@ -131,6 +147,7 @@ func (s *Source) Stop() {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
+	s.drain()
 	s.signal()
 }
 
@@ -176,10 +193,17 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 				return nil, ctx.Err()
 			}
 		}
-		msgs, err := s.o.Queue.Receive(ctx, min(free, 10), s.o.Wait, s.o.Visibility)
+		rctx, cancel := context.WithCancel(ctx)
+		unhook := context.AfterFunc(s.draining, cancel)
+		msgs, err := s.o.Queue.Receive(rctx, min(free, 10), s.o.Wait, s.o.Visibility)
+		unhook()
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if s.draining.Err() != nil {
+				continue // stopped during the long poll: hand out what is pending, then io.EOF
 			}
 			var ae *awsapi.Error
 			if errors.As(err, &ae) && (ae.Denied() || ae.NotFound()) {
@@ -215,7 +239,14 @@ func (s *Source) accept(m awsapi.Message) {
 	ref := event.ObjectRef{Key: fmt.Sprintf("sqs:%s#%s", s.o.Queue.URL(), m.ID)}
 	if m.ReceiveCount > s.o.MaxReceives {
 		s.o.Stats.Poison.Add(1)
-		s.quarantine(m, ref, &labeled{"poison", fmt.Errorf("poison message: received %d times without being processed (limit %d): %s", m.ReceiveCount, s.o.MaxReceives, excerpt(m.Body))})
+		s.mu.Lock()
+		last := s.lastErr[m.ID]
+		delete(s.lastErr, m.ID)
+		s.mu.Unlock()
+		if last != "" {
+			last = "; last error: " + last
+		}
+		s.quarantine(m, ref, &labeled{"poison", fmt.Errorf("poison message: received %d times without being processed (limit %d)%s; body %s", m.ReceiveCount, s.o.MaxReceives, last, excerpt(m.Body))})
 		return
 	}
 	n, err := ParseNotification([]byte(m.Body))
@@ -340,14 +371,17 @@ func (s *Source) ack(msg *message, err error) {
 	retry := msg.retry
 	if retry == nil {
 		s.deletes = append(s.deletes, msg.m.ReceiptHandle)
+		delete(s.lastErr, msg.m.ID)
+	} else if len(s.lastErr) < 10000 {
+		s.lastErr[msg.m.ID] = retry.Error()
 	}
 	s.mu.Unlock()
 	s.signal()
 	if retry != nil {
 		s.o.Stats.Retried.Add(1)
 		// Back off with the number of receives, with jitter.
-		d := time.Duration(min(msg.m.ReceiveCount, 8)) * 15 * time.Second
-		d += time.Duration(rand.Int64N(int64(5 * time.Second)))
+		d := time.Duration(min(msg.m.ReceiveCount, 8)) * s.o.RetryBackoff
+		d += time.Duration(rand.Int64N(int64(s.o.RetryBackoff/3) + 1))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := s.o.Queue.ChangeVisibility(ctx, []string{msg.m.ReceiptHandle}, d); err != nil {
@@ -424,10 +458,11 @@ func (s *Source) flushDeletes() {
 	}
 }
 
-// Close stops the heartbeat and deletes the messages already acknowledged.
-// Messages still in flight become visible again when their visibility
-// timeout expires.
+// Close stops the heartbeat, deletes the messages already acknowledged
+// and makes the messages still in flight visible again at once, for the
+// next collector to take.
 func (s *Source) Close() error {
+	s.drain()
 	s.mu.Lock()
 	started := s.started
 	s.mu.Unlock()
@@ -440,6 +475,20 @@ func (s *Source) Close() error {
 		s.bg.Wait()
 	} else {
 		s.flushDeletes()
+	}
+	s.mu.Lock()
+	handles := make([]string, 0, len(s.inflight))
+	for _, m := range s.inflight {
+		handles = append(handles, m.m.ReceiptHandle)
+	}
+	s.inflight = map[string]*message{}
+	s.mu.Unlock()
+	if len(handles) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.o.Queue.ChangeVisibility(ctx, handles, 0); err != nil {
+			s.o.Logger.Warn("release in-flight messages", "queue", s.o.Queue.URL(), "messages", len(handles), "err", err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailwatch/trailwatch/internal/cli"
+	"github.com/trailwatch/trailwatch/internal/event"
+)
+
+// runCLI runs the trailwatch command line in this process.
+func runCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String() + errb.String()
+}
+
+// TestCollectEveryNotificationShape delivers a small organization's logs
+// the ways AWS announces them — S3 event notifications straight to SQS and
+// through an SNS topic (raw and enveloped), CloudTrail's own notification
+// through SNS, EventBridge, and s3:TestEvent — and collects the queue.
+// Every event is stored once, every message deleted, nothing quarantined.
+func TestCollectEveryNotificationShape(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	root := generate(t, 2, 6000)
+	objs := e.upload(t, root)
+
+	// An object whose key needs URL decoding (space and plus), a copy of a
+	// real log: its events are duplicates, which the store drops.
+	var ct []uploaded
+	for _, o := range objs {
+		if o.Kind == event.KindCloudTrail {
+			ct = append(ct, o)
+		}
+	}
+	odd := ct[0]
+	odd.Key = strings.Replace(odd.Key, ".json.gz", " copy+1.json.gz", 1)
+	data, err := os.ReadFile(filepath.Join(root, ct[0].Bucket, filepath.FromSlash(ct[0].Key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sess.S3("").Put(ctx, odd.Bucket, odd.Key, bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, odd)
+
+	qURL, err := e.sess.CreateQueue(ctx, "cloudtrail-events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := e.sess.Queue(qURL)
+	qARN, err := q.ARN(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sns := e.sess.SNS("")
+	topic, err := sns.CreateTopic(ctx, "cloudtrail-topic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sns.SubscribeQueue(ctx, topic, qARN, false); err != nil {
+		t.Fatal(err)
+	}
+	rawTopic, err := sns.CreateTopic(ctx, "s3-events-raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sns.SubscribeQueue(ctx, rawTopic, qARN, true); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deal the objects out over the shapes.
+	now := time.Now()
+	shapes := map[string]int{}
+	var ctBatch []string
+	for i, o := range objs {
+		switch i % 5 {
+		case 0:
+			must(t, q.Send(ctx, s3EventBody(o, now)))
+			shapes["s3"]++
+		case 1:
+			must(t, sns.Publish(ctx, topic, s3EventBody(o, now)))
+			shapes["sns-s3"]++
+		case 2:
+			must(t, sns.Publish(ctx, rawTopic, s3EventBody(o, now)))
+			shapes["sns-raw-s3"]++
+		case 3:
+			must(t, q.Send(ctx, eventBridgeBody(o, now)))
+			shapes["eventbridge"]++
+		case 4:
+			ctBatch = append(ctBatch, o.Key)
+			if len(ctBatch) == 3 || i == len(objs)-1 {
+				must(t, sns.Publish(ctx, topic, cloudTrailBody(o.Bucket, ctBatch)))
+				ctBatch = nil
+				shapes["cloudtrail-sns"]++
+			}
+		}
+	}
+	if len(ctBatch) > 0 {
+		must(t, sns.Publish(ctx, topic, cloudTrailBody(objs[0].Bucket, ctBatch)))
+	}
+	must(t, q.Send(ctx, testEventBody(objs[0].Bucket)))
+	t.Logf("%d objects announced: %v", len(objs), shapes)
+
+	db := filepath.Join(t.TempDir(), "tw.duckdb")
+	code, out := runCLI(t, "collect", "--queue-url", qURL, "--drain", "--s3-path-style", "--db", db, "--progress", "never", "--workers", "2")
+	if code != 0 {
+		t.Fatalf("collect exit %d:\n%s", code, out)
+	}
+	t.Log(out)
+
+	want := expectedEvents(t, root, objs)
+	got, rows := storedEvents(t, db)
+	compareEvents(t, want, got, rows)
+	if n := queryInt(t, db, "SELECT count(*) FROM quarantine"); n != 0 {
+		t.Errorf("%d objects quarantined", n)
+	}
+	var accessLogs, digests int64
+	for _, o := range objs {
+		switch o.Kind {
+		case event.KindAccessLog:
+			accessLogs++
+		case event.KindDigest:
+			digests++
+		}
+	}
+	if n := queryInt(t, db, "SELECT count(DISTINCT source_object) FROM s3_access_logs"); n != accessLogs {
+		t.Errorf("access log objects stored = %d, want %d", n, accessLogs)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM cloudtrail_digests WHERE signature <> ''"); n != digests {
+		t.Errorf("signed digests stored = %d, want %d", n, digests)
+	}
+	st, err := q.Stats(ctx)
+	if err != nil || st.Visible+st.InFlight+st.Delayed != 0 {
+		t.Errorf("queue not empty after the drain: %+v %v", st, err)
+	}
+	// Collecting again finds nothing new.
+	code, out = runCLI(t, "collect", "--queue-url", qURL, "--drain", "--s3-path-style", "--db", db, "--progress", "never")
+	if code != 0 {
+		t.Fatalf("second collect exit %d:\n%s", code, out)
+	}
+	got, rows = storedEvents(t, db)
+	compareEvents(t, want, got, rows)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
