@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,11 +15,24 @@ import (
 )
 
 // runCLI runs the trailwatch command line in this process.
+// tlog streams a command's output to the test log as it runs (with -v),
+// so a hang shows what the command was doing.
+type tlog struct{ t *testing.T }
+
+func (l tlog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
 func runCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := cli.Main(context.Background(), args, strings.NewReader(""), &out, &errb)
-	return code, out.String() + errb.String()
+	var out bytes.Buffer
+	var w io.Writer = &out
+	if testing.Verbose() {
+		w = io.MultiWriter(&out, tlog{t})
+	}
+	code := cli.Main(context.Background(), args, strings.NewReader(""), w, w)
+	return code, out.String()
 }
 
 // TestCollectEveryNotificationShape delivers a small organization's logs
@@ -42,7 +56,7 @@ func TestCollectEveryNotificationShape(t *testing.T) {
 	}
 	odd := ct[0]
 	odd.Key = strings.Replace(odd.Key, ".json.gz", " copy+1.json.gz", 1)
-	data, err := os.ReadFile(filepath.Join(root, ct[0].Bucket, filepath.FromSlash(ct[0].Key)))
+	data, err := os.ReadFile(ct[0].File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +93,15 @@ func TestCollectEveryNotificationShape(t *testing.T) {
 	// Deal the objects out over the shapes.
 	now := time.Now()
 	shapes := map[string]int{}
-	var ctBatch []string
+	// CloudTrail notifies its own log files, a few keys of one bucket per
+	// message.
+	ctBatch := map[string][]string{}
 	for i, o := range objs {
-		switch i % 5 {
+		shape := i % 5
+		if shape == 4 && o.Kind != event.KindCloudTrail {
+			shape = 0
+		}
+		switch shape {
 		case 0:
 			must(t, q.Send(ctx, s3EventBody(o, now)))
 			shapes["s3"]++
@@ -95,16 +115,17 @@ func TestCollectEveryNotificationShape(t *testing.T) {
 			must(t, q.Send(ctx, eventBridgeBody(o, now)))
 			shapes["eventbridge"]++
 		case 4:
-			ctBatch = append(ctBatch, o.Key)
-			if len(ctBatch) == 3 || i == len(objs)-1 {
-				must(t, sns.Publish(ctx, topic, cloudTrailBody(o.Bucket, ctBatch)))
-				ctBatch = nil
+			ctBatch[o.Bucket] = append(ctBatch[o.Bucket], o.Key)
+			if len(ctBatch[o.Bucket]) == 3 {
+				must(t, sns.Publish(ctx, topic, cloudTrailBody(o.Bucket, ctBatch[o.Bucket])))
+				delete(ctBatch, o.Bucket)
 				shapes["cloudtrail-sns"]++
 			}
 		}
 	}
-	if len(ctBatch) > 0 {
-		must(t, sns.Publish(ctx, topic, cloudTrailBody(objs[0].Bucket, ctBatch)))
+	for bucket, keys := range ctBatch {
+		must(t, sns.Publish(ctx, topic, cloudTrailBody(bucket, keys)))
+		shapes["cloudtrail-sns"]++
 	}
 	must(t, q.Send(ctx, testEventBody(objs[0].Bucket)))
 	t.Logf("%d objects announced: %v", len(objs), shapes)
@@ -114,7 +135,6 @@ func TestCollectEveryNotificationShape(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("collect exit %d:\n%s", code, out)
 	}
-	t.Log(out)
 
 	want := expectedEvents(t, root, objs)
 	got, rows := storedEvents(t, db)
@@ -156,4 +176,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-

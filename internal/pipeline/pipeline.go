@@ -176,6 +176,7 @@ type objectResult struct {
 	records int
 	skipped int
 	err     error
+	sha256  string // of a CloudTrail log file's uncompressed bytes
 }
 
 // Run drains src into st and returns when the source is exhausted, or ctx
@@ -287,8 +288,45 @@ func feed(ctx context.Context, src Source, st store.Store, opts Options, work ch
 		pending = pending[:0]
 		return nil
 	}
+	// The source is read ahead by one goroutine so that objects are checked
+	// against the ledger in chunks while they come fast, and never held
+	// back waiting for more when the source has nothing ready (a queue
+	// source hands out no more than it can keep in flight).
+	type next struct {
+		o   *Object
+		err error
+	}
+	nctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan next)
+	go func() {
+		for {
+			o, err := src.Next(nctx)
+			select {
+			case ch <- next{o, err}:
+			case <-nctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		o, err := src.Next(ctx)
+		var n next
+		select {
+		case n = <-ch:
+		default:
+			if err := flush(); err != nil {
+				return err
+			}
+			select {
+			case n = <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		o, err := n.o, n.err
 		if err != nil {
 			if ferr := flush(); ferr != nil {
 				return ferr
@@ -374,7 +412,7 @@ func (w *writer) handle(ctx context.Context, m message) error {
 	}
 	// End of an object.
 	r := m.stat
-	st := store.ObjectStatus{Object: m.obj.Ref, Kind: r.kind, Records: r.records, Skipped: r.skipped}
+	st := store.ObjectStatus{Object: m.obj.Ref, Kind: r.kind, Records: r.records, Skipped: r.skipped, SHA256: r.sha256}
 	switch {
 	case r.err == nil:
 	case IsRetryable(r.err):
