@@ -60,7 +60,7 @@ func (a *app) collectCommand() *cobra.Command {
 	var af awsFlags
 	var queue string
 	var drain bool
-	var visibility time.Duration
+	var visibility, retryBackoff time.Duration
 	var maxInFlight, maxReceives int
 	cmd := &cobra.Command{
 		Use:   "collect --queue-url URL",
@@ -89,7 +89,8 @@ For several queues and buckets, metrics and health checks, use
 			cfg := config.Default()
 			cfg.AWS = af.aws()
 			cfg.Sources = []config.Source{{Name: "sqs", Type: config.TypeSQS, QueueURL: queue,
-				Visibility: config.Duration(visibility), MaxInFlight: maxInFlight, MaxReceives: maxReceives}}
+				Visibility: config.Duration(visibility), MaxInFlight: maxInFlight, MaxReceives: maxReceives,
+				RetryBackoff: config.Duration(retryBackoff)}}
 			return a.collect(cmd, cfg, f, collectMode{drain: drain})
 		},
 	}
@@ -99,6 +100,7 @@ For several queues and buckets, metrics and health checks, use
 	fl.DurationVar(&visibility, "visibility", 2*time.Minute, "visibility timeout of received messages (extended while they are processed)")
 	fl.IntVar(&maxInFlight, "max-in-flight", 100, "messages held at once")
 	fl.IntVar(&maxReceives, "max-receives", 5, "receives after which a message is quarantined as poison")
+	fl.DurationVar(&retryBackoff, "retry-backoff", 15*time.Second, "wait before a failed message is received again, times its receive count")
 	f.register(cmd, "")
 	af.register(cmd)
 	return cmd
@@ -299,7 +301,13 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 		}
 		return err
 	}
+	// Objects handed back to the queue are counted with their reasons
+	// below; most were stored on a later attempt.
+	sum.Retried = 0
 	a.printIngestSummary(sum)
+	if fs := c.Failures(); len(fs) > 0 {
+		fmt.Fprintf(a.stderr, "object failures: %s\n", collector.FormatFailures(fs))
+	}
 	if err != nil {
 		return err
 	}
@@ -347,7 +355,7 @@ func (a *app) buildSources(ctx context.Context, cfg *config.Config, st *duckdb.S
 			q := sess.Queue(sc.QueueURL)
 			stats := &sqs.Stats{}
 			s := sqs.New(sqs.Options{Queue: q, Fetcher: sess.S3(""), Kinds: kinds, Visibility: time.Duration(sc.Visibility),
-				MaxInFlight: sc.MaxInFlight, MaxReceives: sc.MaxReceives, StopWhenEmpty: mode.drain, Logger: log, Stats: stats})
+				MaxInFlight: sc.MaxInFlight, MaxReceives: sc.MaxReceives, RetryBackoff: time.Duration(sc.RetryBackoff), StopWhenEmpty: mode.drain, Logger: log, Stats: stats})
 			out = append(out, collector.Source{Name: sc.Name, Type: sc.Type, Source: s, SQS: stats, Queue: q, Close: s.Close,
 				Check: func(ctx context.Context) error { _, err := q.Stats(ctx); return err }})
 		case config.TypeS3:

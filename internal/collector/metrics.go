@@ -22,6 +22,7 @@ type metrics struct {
 	lagHist  *prometheus.HistogramVec
 	mu       sync.Mutex
 	newestAt map[[3]string]time.Time
+	failures map[Failure]int64
 
 	descs map[string]*prometheus.Desc
 }
@@ -46,6 +47,7 @@ func newMetrics(c *Collector) *metrics {
 			Buckets: []float64{60, 300, 600, 900, 1800, 3600, 3 * 3600, 12 * 3600, 86400, 7 * 86400},
 		}, []string{"kind"}),
 		newestAt: map[[3]string]time.Time{},
+		failures: map[Failure]int64{},
 		descs:    map[string]*prometheus.Desc{},
 	}
 	for name, help := range map[string]string{
@@ -181,7 +183,11 @@ func (m *metrics) observe(o *pipeline.Object, r pipeline.Result) {
 	}
 	m.objects.WithLabelValues(o.Source, kind.String(), r.Outcome).Inc()
 	if r.Err != nil {
-		m.errors.WithLabelValues(o.Source, pipeline.Reason(r.Err), r.Outcome).Inc()
+		reason := pipeline.Reason(r.Err)
+		m.errors.WithLabelValues(o.Source, reason, r.Outcome).Inc()
+		m.mu.Lock()
+		m.failures[Failure{Outcome: r.Outcome, Reason: reason}]++
+		m.mu.Unlock()
 	}
 	if r.Outcome != pipeline.OutcomeStored || ki.Date.IsZero() {
 		return

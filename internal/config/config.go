@@ -87,6 +87,10 @@ type Source struct {
 	Visibility  Duration `yaml:"visibility"`    // default 2m
 	MaxInFlight int      `yaml:"max_in_flight"` // default 100
 	MaxReceives int      `yaml:"max_receives"`  // poison limit; default 5
+	// RetryBackoff is how long a message whose objects failed with a
+	// retryable error waits, times its receive count (max 8), before it is
+	// received again; default 15s.
+	RetryBackoff Duration `yaml:"retry_backoff"`
 
 	// s3
 	Bucket   string   `yaml:"bucket"`
@@ -367,6 +371,7 @@ func (s Source) validate(at string) []error {
 	onlyFor(TypeSQS, "visibility", s.Visibility != 0)
 	onlyFor(TypeSQS, "max_in_flight", s.MaxInFlight != 0)
 	onlyFor(TypeSQS, "max_receives", s.MaxReceives != 0)
+	onlyFor(TypeSQS, "retry_backoff", s.RetryBackoff != 0)
 	onlyFor(TypeS3, "bucket", s.Bucket != "")
 	onlyFor(TypeS3, "prefix", s.Prefix != "")
 	onlyFor(TypeS3, "accounts", len(s.Accounts) > 0)
@@ -389,8 +394,8 @@ func (s Source) validate(at string) []error {
 		if s.Visibility != 0 && s.Visibility < Duration(10*time.Second) {
 			add("visibility below 10s leaves no time to fetch an object")
 		}
-		if s.MaxInFlight < 0 || s.MaxReceives < 0 {
-			add("max_in_flight and max_receives must not be negative")
+		if s.MaxInFlight < 0 || s.MaxReceives < 0 || s.RetryBackoff < 0 {
+			add("max_in_flight, max_receives and retry_backoff must not be negative")
 		}
 	case TypeS3:
 		if s.Bucket == "" {

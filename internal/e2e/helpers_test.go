@@ -265,3 +265,26 @@ func gunzip(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
+
+// queryString runs a one-string query.
+func queryString(t *testing.T, db, q string) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := duckdb.Open(ctx, db, duckdb.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Query(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var s string
+	if rows.Next() {
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}

@@ -43,6 +43,9 @@ func Reason(err error) string {
 			return s
 		}
 	}
+	if IsRetryable(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return "network" // a read cut short; what the source could not label
+	}
 	var nc *cloudtrail.NotCloudTrailError
 	var se *event.SkippedError
 	var fe flate.CorruptInputError

@@ -28,6 +28,7 @@ func TestReason(t *testing.T) {
 	}{
 		{nil, ""},
 		{fmt.Errorf("open: %w", &RetryableError{Err: labeled("throttled")}), "throttled"},
+		{&RetryableError{Err: fmt.Errorf("connection closed after 10 of 20 bytes: %w", io.ErrUnexpectedEOF)}, "network"},
 		{fmt.Errorf("x: %w", context.Canceled), "canceled"},
 		{context.DeadlineExceeded, "timeout"},
 		{describeReadErr(gzErr), "corrupt_gzip"},

@@ -90,6 +90,9 @@ type Source struct {
 	pending  []*pipeline.Object
 	inflight map[string]*message
 	lastErr  map[string]string // message ID -> why its last attempt failed (for the poison reason)
+	// retryDue holds the messages handed back for a retry, by ID, with when
+	// they become visible again: a drain waits for them.
+	retryDue map[string]time.Time
 	slot     chan struct{}     // signalled when a message leaves inflight
 	deletes  []string
 	stopped  bool
@@ -133,7 +136,7 @@ func New(o Options) *Source {
 	if o.Stats == nil {
 		o.Stats = &Stats{}
 	}
-	s := &Source{o: o, inflight: map[string]*message{}, lastErr: map[string]string{}, slot: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[event.Kind]bool{}}
+	s := &Source{o: o, inflight: map[string]*message{}, lastErr: map[string]string{}, retryDue: map[string]time.Time{}, slot: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[event.Kind]bool{}}
 	for _, k := range o.Kinds {
 		s.kinds[k] = true
 	}
@@ -220,7 +223,7 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 			continue
 		}
 		backoff = time.Second
-		if len(msgs) == 0 && idle && s.o.StopWhenEmpty {
+		if len(msgs) == 0 && idle && s.o.StopWhenEmpty && !s.retriesDue() {
 			return nil, io.EOF
 		}
 		for _, m := range msgs {
@@ -233,6 +236,9 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 // deletion when it announces nothing to collect.
 func (s *Source) accept(m awsapi.Message) {
 	s.o.Stats.Received.Add(1)
+	s.mu.Lock()
+	delete(s.retryDue, m.ID)
+	s.mu.Unlock()
 	if !m.SentAt.IsZero() {
 		s.o.Stats.LagMillis.Store(time.Since(m.SentAt).Milliseconds())
 	}
@@ -287,6 +293,22 @@ func (s *Source) accept(m awsapi.Message) {
 	s.mu.Unlock()
 }
 
+// retriesDue reports whether a message handed back for a retry should
+// still come back: a drain waits for it (for up to its backoff plus two
+// long polls, in case another consumer took it).
+func (s *Source) retriesDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for id, due := range s.retryDue {
+		if now.Before(due.Add(2*s.o.Wait + time.Second)) {
+			return true
+		}
+		delete(s.retryDue, id)
+	}
+	return false
+}
+
 // collects reports whether an object key is of a kind this source collects.
 func (s *Source) collects(key string) bool {
 	k := event.ClassifyKey(key).Kind
@@ -326,7 +348,7 @@ func (s *Source) object(msg *message, a Announced) *pipeline.Object {
 		if o.Ref.Size == 0 {
 			o.Ref.Size = obj.Size
 		}
-		return &retryableReader{obj.Body}, nil
+		return &retryableReader{ReadCloser: obj.Body, size: obj.Size}, nil
 	}
 	o.Ack = func(ctx context.Context, err error) error { s.ack(msg, err); return nil }
 	return o
@@ -342,14 +364,24 @@ func (e *labeled) Error() string  { return e.err.Error() }
 func (e *labeled) Unwrap() error  { return e.err }
 func (e *labeled) Reason() string { return e.reason }
 
-// retryableReader marks read errors (a connection reset mid-object) as
-// retryable: the object is read again from the start later.
-type retryableReader struct{ io.ReadCloser }
+// retryableReader marks read errors (a connection reset mid-object) and
+// a body shorter than its Content-Length as retryable: the object is read
+// again from the start later, instead of being taken for a truncated file.
+type retryableReader struct {
+	io.ReadCloser
+	size, read int64
+}
 
 func (r *retryableReader) Read(p []byte) (int, error) {
 	n, err := r.ReadCloser.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = &pipeline.RetryableError{Err: err}
+	r.read += int64(n)
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF) && (r.size <= 0 || r.read >= r.size):
+	case errors.Is(err, io.EOF):
+		err = &pipeline.RetryableError{Err: fmt.Errorf("connection closed after %d of %d bytes: %w", r.read, r.size, io.ErrUnexpectedEOF)}
+	default:
+		err = &pipeline.RetryableError{Err: fmt.Errorf("read after %d of %d bytes: %w", r.read, r.size, err)}
 	}
 	return n, err
 }
@@ -372,16 +404,18 @@ func (s *Source) ack(msg *message, err error) {
 	if retry == nil {
 		s.deletes = append(s.deletes, msg.m.ReceiptHandle)
 		delete(s.lastErr, msg.m.ID)
-	} else if len(s.lastErr) < 10000 {
+	}
+	// Back off with the number of receives, with jitter.
+	d := time.Duration(min(msg.m.ReceiveCount, 8)) * s.o.RetryBackoff
+	d += time.Duration(rand.Int64N(int64(s.o.RetryBackoff/3) + 1))
+	if retry != nil && len(s.lastErr) < 10000 {
 		s.lastErr[msg.m.ID] = retry.Error()
+		s.retryDue[msg.m.ID] = time.Now().Add(d)
 	}
 	s.mu.Unlock()
 	s.signal()
 	if retry != nil {
 		s.o.Stats.Retried.Add(1)
-		// Back off with the number of receives, with jitter.
-		d := time.Duration(min(msg.m.ReceiveCount, 8)) * s.o.RetryBackoff
-		d += time.Duration(rand.Int64N(int64(s.o.RetryBackoff/3) + 1))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := s.o.Queue.ChangeVisibility(ctx, []string{msg.m.ReceiptHandle}, d); err != nil {
