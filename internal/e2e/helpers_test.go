@@ -32,7 +32,7 @@ type env struct {
 	sess *awsapi.Session
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	s3srv, sqssrv := testsrv.StartS3(t), testsrv.StartSQS(t)
 	testsrv.Env(t, s3srv, sqssrv)
@@ -54,7 +54,7 @@ type uploaded struct {
 
 // generate writes a small organization's logs (CloudTrail logs, digests,
 // S3 access logs) under a temporary directory.
-func generate(t *testing.T, hours, events int) string {
+func generate(t testing.TB, hours, events int) string {
 	t.Helper()
 	dir := t.TempDir()
 	_, err := gen.Generate(context.Background(), gen.Options{Dir: dir, Seed: 7, Hours: hours, Events: events, Accounts: 2,
@@ -67,7 +67,7 @@ func generate(t *testing.T, hours, events int) string {
 
 // upload puts every generated object into its bucket (creating the
 // buckets), with the digest signatures as metadata as CloudTrail does.
-func (e *env) upload(t *testing.T, root string) []uploaded {
+func (e *env) upload(t testing.TB, root string) []uploaded {
 	t.Helper()
 	ctx := context.Background()
 	b := e.sess.S3("")

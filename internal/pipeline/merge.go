@@ -19,6 +19,15 @@ type Stopper interface {
 	Stop()
 }
 
+// Starver is implemented by sources that hold what they hand out until it
+// is acknowledged (an SQS message is deleted after the commit that stores
+// its objects) and can hand out no more once they hold their limit.
+// Starved is signalled when such a source waits for acknowledgements: the
+// pipeline then commits at once instead of waiting to be idle.
+type Starver interface {
+	Starved() <-chan struct{}
+}
+
 // Merged reads several sources at once: each is pulled by its own
 // goroutine only when the pipeline asks for work, so no source holds more
 // than one object it was not asked for.
@@ -35,13 +44,18 @@ type Merged struct {
 	errs []error
 	live int
 	done chan struct{} // closed when every source has ended
+	// starved forwards the sources' Starved signals.
+	starved chan struct{}
 }
 
 // Merge returns a Source over srcs; each object's Source field is set to
 // the name of the source it came from.
 func Merge(srcs ...Named) *Merged {
-	return &Merged{srcs: srcs, out: make(chan *Object), done: make(chan struct{}), live: len(srcs)}
+	return &Merged{srcs: srcs, out: make(chan *Object), done: make(chan struct{}), live: len(srcs), starved: make(chan struct{}, 1)}
 }
+
+// Starved is signalled when any of the sources is starved (Starver).
+func (m *Merged) Starved() <-chan struct{} { return m.starved }
 
 // Next returns the next object from any source; io.EOF once all are
 // exhausted.
@@ -52,6 +66,9 @@ func (m *Merged) Next(ctx context.Context) (*Object, error) {
 		}
 		for _, s := range m.srcs {
 			go m.pull(ctx, s)
+			if sv, ok := s.Source.(Starver); ok {
+				go m.forwardStarved(ctx, sv.Starved())
+			}
 		}
 	})
 	select {
@@ -71,6 +88,22 @@ func (m *Merged) Next(ctx context.Context) (*Object, error) {
 		return nil, io.EOF
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+func (m *Merged) forwardStarved(ctx context.Context, c <-chan struct{}) {
+	for {
+		select {
+		case <-c:
+			select {
+			case m.starved <- struct{}{}:
+			default:
+			}
+		case <-m.done:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -216,6 +216,9 @@ func Run(ctx context.Context, src Source, st store.Store, opts Options) (Summary
 	}()
 
 	w := writer{app: app, opts: opts, sum: &Summary{}}
+	if sv, ok := src.(Starver); ok {
+		w.starved = sv.Starved()
+	}
 	werr := w.run(ctx, msgs)
 	if werr != nil {
 		// Drain so workers can exit.
@@ -352,6 +355,7 @@ type writer struct {
 	finished   []finishedObject // objects read to the end, awaiting commit
 	uncommited int
 	lastCommit time.Time
+	starved    <-chan struct{} // the source waits for acknowledgements: commit now
 }
 
 type finishedObject struct {
@@ -379,6 +383,8 @@ func (w *writer) run(ctx context.Context, msgs <-chan message) error {
 			}
 		case <-idle.C:
 			idleFired = true
+		case <-w.starved:
+			idleFired = true // as good as idle: nothing more comes until a commit
 		}
 		if !idle.Stop() && !idleFired {
 			select {

@@ -94,6 +94,7 @@ type Source struct {
 	// they become visible again: a drain waits for them.
 	retryDue map[string]time.Time
 	slot     chan struct{}     // signalled when a message leaves inflight
+	starved  chan struct{}     // signalled when Next waits for a slot
 	deletes  []string
 	stopped  bool
 	started  bool
@@ -136,7 +137,7 @@ func New(o Options) *Source {
 	if o.Stats == nil {
 		o.Stats = &Stats{}
 	}
-	s := &Source{o: o, inflight: map[string]*message{}, lastErr: map[string]string{}, retryDue: map[string]time.Time{}, slot: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[event.Kind]bool{}}
+	s := &Source{o: o, inflight: map[string]*message{}, lastErr: map[string]string{}, retryDue: map[string]time.Time{}, slot: make(chan struct{}, 1), starved: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[event.Kind]bool{}}
 	for _, k := range o.Kinds {
 		s.kinds[k] = true
 	}
@@ -188,7 +189,12 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 		idle := len(s.inflight) == 0
 		s.mu.Unlock()
 		if free <= 0 {
-			// Hold no more messages than can be worked on.
+			// Hold no more messages than can be worked on; ask the
+			// pipeline to commit, which acknowledges what it holds.
+			select {
+			case s.starved <- struct{}{}:
+			default:
+			}
 			select {
 			case <-s.slot:
 				continue
@@ -292,6 +298,10 @@ func (s *Source) accept(m awsapi.Message) {
 	}
 	s.mu.Unlock()
 }
+
+// Starved is signalled when the source holds its limit of messages and
+// waits for their objects to be committed (pipeline.Starver).
+func (s *Source) Starved() <-chan struct{} { return s.starved }
 
 // retriesDue reports whether a message handed back for a retry should
 // still come back: a drain waits for it (for up to its backoff plus two
