@@ -89,7 +89,9 @@ func (w *worker) parse(ctx context.Context, obj *Object, msgs chan<- message, re
 			w.whole = make([]byte, size+1)
 		}
 		n, err := io.ReadFull(&w.counts, w.whole[:size+1])
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		// Shorter than announced is fine (the size may be stale), unless
+		// the source says the read was cut short.
+		if err != nil && (IsRetryable(err) || !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF)) {
 			return fmt.Errorf("read: %w", err)
 		}
 		if n > int(size) { // bigger than announced: stream the rest
