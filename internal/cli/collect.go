@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -49,10 +51,13 @@ func (f *awsFlags) aws() config.AWS {
 
 // runFlags are what every collecting command shares.
 type runFlags struct {
-	workers  int
-	listen   string
-	progress string
-	kinds    string
+	workers      int
+	listen       string
+	progress     string
+	kinds        string
+	noDetect     bool
+	rules        ruleFlags
+	alertsConfig string
 }
 
 func (a *app) collectCommand() *cobra.Command {
@@ -112,6 +117,30 @@ func (f *runFlags) register(cmd *cobra.Command, listen string) {
 	fl.StringVar(&f.listen, "listen", listen, "serve /healthz, /readyz and /metrics on this address (e.g. 127.0.0.1:9732)")
 	fl.StringVar(&f.progress, "progress", "auto", "progress line: auto (on a terminal), always, never")
 	fl.StringVar(&f.kinds, "kinds", "", "collect only these kinds: cloudtrail, digest, insight, s3access (comma-separated)")
+	fl.BoolVar(&f.noDetect, "no-detect", false, "do not run the detection rules")
+	fl.StringVar(&f.alertsConfig, "alerts-config", "", "alert grouping, suppressions and sinks (YAML; see docs/detect.md)")
+	f.rules.register(fl, "low")
+}
+
+// detectConfig applies the detection flags given on the command line over
+// the configuration.
+func (f *runFlags) detectConfig(cmd *cobra.Command, d *config.Detect) {
+	fl := cmd.Flags()
+	if fl.Changed("no-detect") {
+		d.Disabled = f.noDetect
+	}
+	if fl.Changed("rules") {
+		d.Rules = f.rules.dirs
+	}
+	if fl.Changed("no-builtin") {
+		d.NoBuiltin = f.rules.noBuiltin
+	}
+	if fl.Changed("min-level") || d.MinLevel == "" {
+		d.MinLevel = f.rules.minLevel
+	}
+	if fl.Changed("alerts-config") {
+		d.Alerts = f.alertsConfig
+	}
 }
 
 func (a *app) backfillCommand() *cobra.Command {
@@ -276,10 +305,26 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	popts := pipeline.Options{Workers: workers, SkipIngested: true}
+	f.detectConfig(cmd, &cfg.Detect)
+	var det *detection
+	if !cfg.Detect.Disabled {
+		det, err = a.startDetection(ctx, detectionOptions{
+			rules:        ruleFlags{dirs: cfg.Detect.Rules, noBuiltin: cfg.Detect.NoBuiltin, minLevel: cfg.Detect.MinLevel},
+			alertsConfig: cfg.Detect.Alerts, store: st, notify: true, registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+		popts.Observe = det.eng.Observe
+	}
 	c := collector.New(collector.Options{
 		Sources:   sources,
 		Store:     st,
-		Pipeline:  pipeline.Options{Workers: workers, SkipIngested: true},
+		Registry:  reg,
+		Pipeline:  popts,
 		Listen:    f.listen,
 		Retention: time.Duration(cfg.Store.Retention),
 		KeepGoing: mode.daemon,
@@ -295,6 +340,12 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 	done := a.startCollectProgress(c, sources, f.progress, mode)
 	sum, err := c.Run(ctx)
 	done()
+	if det != nil {
+		if derr := det.finish(ctx); derr != nil {
+			a.log.Error("finish detection", "err", derr)
+		}
+		defer det.printSummary(a.stderr)
+	}
 	if err != nil && !(errors.Is(err, context.Canceled) && sum.Objects > 0) {
 		if sum.Objects > 0 {
 			a.printIngestSummary(sum)

@@ -29,6 +29,16 @@ type Config struct {
 	AWS     AWS      `yaml:"aws"` // defaults for every source
 	Sources []Source `yaml:"sources"`
 	Log     Log      `yaml:"log"`
+	Detect  Detect   `yaml:"detect"`
+}
+
+// Detect configures the detection rules run on every collected record.
+type Detect struct {
+	Disabled  bool     `yaml:"disabled"`   // collect without running rules
+	Rules     []string `yaml:"rules"`      // Sigma rule files or directories, besides the built-in pack
+	NoBuiltin bool     `yaml:"no_builtin"` // leave the built-in pack out
+	MinLevel  string   `yaml:"min_level"`  // informational, low (default), medium, high, critical
+	Alerts    string   `yaml:"alerts"`     // the alerts configuration file: grouping, suppressions, sinks
 }
 
 // Store configures the embedded store.

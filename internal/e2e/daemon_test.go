@@ -104,6 +104,7 @@ sources:
 		"trailwatch_sqs_messages_received_total", "trailwatch_sqs_messages_deleted_total",
 		"trailwatch_sqs_queue_messages", "trailwatch_poll_objects_listed_total",
 		"trailwatch_delivery_lag_seconds", "trailwatch_newest_object_timestamp_seconds",
+		"trailwatch_detect_rules", "trailwatch_detect_findings_total",
 	} {
 		if !m.has(name) {
 			t.Errorf("/metrics lacks %s", name)
@@ -114,6 +115,10 @@ sources:
 	}
 	if got := m.sum("trailwatch_objects_total", `source="poll"`); got == 0 {
 		t.Error("nothing counted for the polling source")
+	}
+	// The rules ran on what was collected.
+	if got := m.sum("trailwatch_detect_records_total", ""); got < float64(len(expectedEvents(t, root, objs))) {
+		t.Errorf("detection saw %v records", got)
 	}
 	if got := m.sum("trailwatch_delivery_lag_seconds", `kind="cloudtrail"`); got <= 0 {
 		t.Errorf("delivery lag = %v", got)
