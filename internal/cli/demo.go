@@ -56,6 +56,9 @@ func (f *genFlags) options() (gen.Options, error) {
 
 func (a *app) genCommand() *cobra.Command {
 	var f genFlags
+	var af awsFlags
+	var upload bool
+	var notify string
 	cmd := &cobra.Command{
 		Use:   "gen",
 		Short: "Write realistic sample CloudTrail and S3 server access logs (as AWS lays them out in S3)",
@@ -63,7 +66,16 @@ func (a *app) genCommand() *cobra.Command {
 accounts and regions, CloudTrail log files every few minutes, hourly signed
 digest files (with a throwaway demo key; public-keys.json holds it), an
 Insights file, and S3 server access logs in both key formats, plus a handful
-of attack stories described in stories.json.`,
+of attack stories described in stories.json.
+
+With --upload the objects also go into S3 buckets of the same names (created
+if missing), digests with their signatures as metadata, as CloudTrail
+delivers them; --notify QUEUE announces each object on an SQS queue (a name
+creates the queue) with an S3 event notification, and prints the queue URL.
+That exercises a collection pipeline end to end, on AWS or on local
+S3- and SQS-compatible servers.`,
+		Example: `  trailwatch gen --dir demo-data --no-attacks
+  trailwatch gen --dir /tmp/logs --hours 2 --upload --notify trailwatch-test --s3-path-style`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options()
@@ -75,10 +87,19 @@ of attack stories described in stories.json.`,
 				return err
 			}
 			a.printGenSummary(sum, 0)
+			if notify != "" && !upload {
+				return usageError("--notify needs --upload")
+			}
+			if upload {
+				return a.deliver(cmd.Context(), o.Dir, deliverOptions{aws: af.aws(), notify: notify})
+			}
 			return nil
 		},
 	}
 	f.register(cmd, "demo-data")
+	cmd.Flags().BoolVar(&upload, "upload", false, "also put the objects into S3 buckets of the same names")
+	cmd.Flags().StringVar(&notify, "notify", "", "announce each uploaded object on this SQS queue (URL, or a name to create)")
+	af.register(cmd)
 	return cmd
 }
 

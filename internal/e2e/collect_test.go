@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,4 +176,38 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestGenUploadNotifyCollect is the README's local walk-through: gen
+// delivers into buckets and announces on a queue it creates, collect
+// drains it, and everything generated is stored.
+func TestGenUploadNotifyCollect(t *testing.T) {
+	newEnv(t)
+	dir := t.TempDir()
+	code, out := runCLI(t, "gen", "--dir", filepath.Join(dir, "logs"), "--hours", "1", "--events", "3000", "--accounts", "1",
+		"--upload", "--notify", "walkthrough", "--s3-path-style")
+	if code != 0 {
+		t.Fatalf("gen exit %d:\n%s", code, out)
+	}
+	queue := lastLine(out)
+	if !strings.HasPrefix(queue, "http") {
+		t.Fatalf("gen did not print the queue URL:\n%s", out)
+	}
+	db := filepath.Join(dir, "tw.duckdb")
+	if code, out := runCLI(t, "collect", "--queue-url", queue, "--drain", "--s3-path-style", "--db", db, "--progress", "never"); code != 0 {
+		t.Fatalf("collect exit %d:\n%s", code, out)
+	}
+	var objs []uploaded
+	err := filepath.WalkDir(filepath.Join(dir, "logs"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json.gz") && event.ClassifyKey(filepath.ToSlash(path)).Kind == event.KindCloudTrail {
+			objs = append(objs, uploaded{Kind: event.KindCloudTrail, File: path})
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := expectedEvents(t, "", objs)
+	got, rows := storedEvents(t, db)
+	compareEvents(t, want, got, rows)
 }
