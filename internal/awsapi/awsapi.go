@@ -108,6 +108,14 @@ func New(ctx context.Context, c Config) (*Session, error) {
 	return s, nil
 }
 
+// basePrincipal describes the credentials the role is assumed with.
+func (s *Session) basePrincipal() string {
+	if s.conf.Profile != "" {
+		return "profile " + s.conf.Profile
+	}
+	return "the default credentials"
+}
+
 // Principal describes whose credentials the session uses, for messages.
 func (s *Session) Principal() string { return s.principal }
 

@@ -14,6 +14,14 @@ func (s *Session) wrap(err error, action, resource string) error {
 		return nil
 	}
 	e := &Error{Action: action, Resource: resource, Principal: s.principal, Err: err}
+	// Assuming the role failed before the request could be made: say so,
+	// and whose credentials were refused.
+	for u := err; u != nil; u = errors.Unwrap(u) {
+		if op, ok := u.(*smithy.OperationError); ok && op.ServiceID == "STS" {
+			e.Action, e.Resource, e.Principal = "sts:"+op.OperationName, s.conf.RoleARN, s.basePrincipal()
+			break
+		}
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		e.Code, e.Message = api.ErrorCode(), api.ErrorMessage()
