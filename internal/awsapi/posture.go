@@ -94,6 +94,7 @@ func (c *controlClients) sts() *sts.Client {
 // servers and local test servers have no per-account host names.
 type staticEndpoint struct{ u url.URL }
 
+// ResolveEndpoint returns the fixed URL.
 func (e staticEndpoint) ResolveEndpoint(context.Context, s3control.EndpointParameters) (smithyendpoints.Endpoint, error) {
 	return smithyendpoints.Endpoint{URI: e.u}, nil
 }
@@ -236,7 +237,7 @@ func (p *PostureSource) Bucket(ctx context.Context, name string) (*posture.Bucke
 	region, err := p.s.BucketLocation(ctx, name)
 	if err != nil {
 		// another account's bucket, or none: nothing else will work
-		b.Unread = append(b.Unread, posture.BucketAspects...)
+		b.Unread = append(b.Unread, posture.BucketAspects()...)
 		return b, []posture.AspectError{{Aspect: "location", Err: err}}
 	}
 	b.Region = region
@@ -507,7 +508,11 @@ func (p *PostureSource) Queue(ctx context.Context, urlOrARN string) (*posture.Qu
 		q.Region = posture.ARNRegion(arn)
 	}
 	q.Policy = out.Attributes["Policy"]
-	q.ManagedSSE = out.Attributes["SqsManagedSseEnabled"] == "true"
+	sse, ok := out.Attributes["SqsManagedSseEnabled"]
+	q.ManagedSSE = sse == "true"
+	if !ok && out.Attributes["KmsMasterKeyId"] == "" {
+		q.Unread = append(q.Unread, "encryption") // not implemented by this (SQS-compatible) server
+	}
 	q.KMSKey = out.Attributes["KmsMasterKeyId"]
 	return q, nil
 }

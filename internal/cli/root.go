@@ -173,8 +173,10 @@ Quick start:
 			}
 			switch a.format {
 			case "table", "json", "csv":
-			default:
-				return usageError("--format must be table, json or csv, not %q", a.format)
+			default: // a command may allow more formats: Annotations["formats"], comma-separated
+				if a.format == "" || !strings.Contains(","+cmd.Annotations["formats"]+",", ","+a.format+",") {
+					return usageError("--format must be table, json or csv, not %q", a.format)
+				}
 			}
 			return nil
 		},
@@ -195,7 +197,8 @@ Quick start:
 	root.AddCommand(a.ingestCommand(), a.queryCommand(), a.searchCommand(), a.statsCommand(),
 		a.retainCommand(), a.eventCommand(), a.demoCommand(), a.genCommand(), a.benchCommand(), a.versionCommand(), a.verifyCommand(),
 		a.collectCommand(), a.backfillCommand(), a.runCommand(),
-		a.detectCommand(), a.huntCommand(), a.rulesCommand(), a.alertsCommand())
+		a.detectCommand(), a.huntCommand(), a.rulesCommand(), a.alertsCommand(),
+		a.auditCommand(), a.setupCommand())
 	return root
 }
 

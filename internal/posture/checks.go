@@ -73,12 +73,12 @@ func (e *eval) assign() {
 }
 
 // readable reports whether anything of the bucket could be read.
-func readable(b *Bucket) bool { return len(b.Unread) < len(BucketAspects) }
+func readable(b *Bucket) bool { return len(b.Unread) < len(BucketAspects()) }
 
 func (e *eval) add(a *Account, id, region, resource, evidence, remediation string) {
 	r, ok := RuleByID(id)
-	if !ok {
-		panic("posture: unknown rule " + id)
+	if !ok { // a rule missing from the catalog (TestEveryRuleHasATest guards against it)
+		r = Rule{ID: id, Severity: Medium, Title: id}
 	}
 	e.out = append(e.out, Finding{ID: r.ID, Control: r.Control, CIS: r.CIS, Severity: r.Severity, Account: a.ID, Region: region,
 		Resource: resource, Title: r.Title, Evidence: evidence, Remediation: remediation})
@@ -303,9 +303,15 @@ func trailParams(bucket *Bucket, ts []*Trail) setup.Params {
 	}
 	t := ts[0]
 	p.Prefix = t.S3KeyPrefix
+	for _, o := range ts[1:] {
+		p.OtherPrefixes = append(p.OtherPrefixes, o.S3KeyPrefix)
+	}
 	p.KMSKeyARN = t.KMSKeyID
 	if t.IsOrganization {
-		p.OrganizationID = "o-REPLACE_WITH_ORG_ID"
+		p.OrganizationID = orgIDPlaceholder
+		if id := organizationID(bucket.Policy); id != "" {
+			p.OrganizationID = id
+		}
 	}
 	if bucket.Account != "" {
 		p.BucketAccount = bucket.Account
@@ -317,6 +323,27 @@ func trailParams(bucket *Bucket, ts []*Trail) setup.Params {
 	}
 	_ = p.Normalize()
 	return p
+}
+
+// orgIDPlaceholder stands for the organization ID in remediations when
+// the bucket policy does not name it.
+const orgIDPlaceholder = "o-REPLACE_WITH_ORG_ID"
+
+// organizationID finds the organization ID a bucket policy names
+// (aws:PrincipalOrgID or aws:SourceOrgID), or "".
+func organizationID(policy string) string {
+	pol, err := ParsePolicy(policy)
+	if err != nil {
+		return ""
+	}
+	for _, s := range pol.Statements {
+		for _, key := range []string{"aws:PrincipalOrgID", "aws:SourceOrgID"} {
+			if vals, ok := s.Values(key); ok && len(vals) == 1 && strings.HasPrefix(vals[0], "o-") {
+				return vals[0]
+			}
+		}
+	}
+	return ""
 }
 
 func (e *eval) trail(a *Account, t *Trail) {
@@ -355,6 +382,9 @@ func (e *eval) trail(a *Account, t *Trail) {
 		e.add(a, RuleLogFileValidation, region, t.ARN, "LogFileValidationEnabled false",
 			fmt.Sprintf("aws cloudtrail update-trail --region %s --name %s --enable-log-file-validation", region, t.ARN))
 	}
+	if t.CloudWatchLogsGroupARN == "" {
+		e.add(a, RuleCloudWatchLogs, region, t.ARN, "CloudWatchLogsLogGroupArn not set", cloudWatchFix(t))
+	}
 	bucket := a.Buckets[t.S3Bucket]
 	if t.KMSKeyID == "" {
 		e.add(a, RuleTrailEncryption, region, t.ARN, "KmsKeyId not set: log files use SSE-S3", e.encryptFix(t, bucket))
@@ -371,6 +401,37 @@ func (e *eval) trail(a *Account, t *Trail) {
 	}
 }
 
+// cloudWatchFix creates a log group and the role CloudTrail delivers
+// with, limited to this trail, and points the trail at them.
+func cloudWatchFix(t *Trail) string {
+	region, account, part := t.HomeRegion, t.Account, ARNPartition(t.ARN)
+	group := "aws-cloudtrail-logs-" + account + "-" + t.Name
+	role := "CloudTrail_CloudWatchLogs_" + t.Name
+	if len(role) > 64 {
+		role = role[:64]
+	}
+	groupARN := "arn:" + part + ":logs:" + region + ":" + account + ":log-group:" + group
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceArn":"` + t.ARN + `"}}}]}`
+	perms := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":"` + groupARN + `:log-stream:*"}]}`
+	return strings.Join([]string{
+		fmt.Sprintf("aws logs create-log-group --region %s --log-group-name %s", region, group),
+		fmt.Sprintf("aws iam create-role --role-name %s --assume-role-policy-document '%s'", role, trust),
+		fmt.Sprintf("aws iam put-role-policy --role-name %s --policy-name cloudtrail-to-cloudwatch-logs --policy-document '%s'", role, perms),
+		fmt.Sprintf("aws cloudtrail update-trail --region %s --name %s --cloud-watch-logs-log-group-arn %s:* --cloud-watch-logs-role-arn arn:%s:iam::%s:role/%s", region, t.ARN, groupARN, part, account, role),
+	}, "\n")
+}
+
+// commonBase is the key prefix (with its slash) of the trails, or "" when
+// they differ.
+func commonBase(ts []*Trail) string {
+	for _, t := range ts[1:] {
+		if keyBase(t) != keyBase(ts[0]) {
+			return ""
+		}
+	}
+	return keyBase(ts[0])
+}
+
 func keyBase(t *Trail) string {
 	if t.S3KeyPrefix == "" {
 		return ""
@@ -383,14 +444,31 @@ func (e *eval) deliveryFix(a *Account, t *Trail, msg string) string {
 	if b == nil {
 		b = &Bucket{Name: t.S3Bucket, Region: t.HomeRegion}
 	}
-	p := trailParams(b, []*Trail{t})
-	switch {
+	p := trailParams(b, bucketTrails(a, t))
+	switch lower := strings.ToLower(msg); {
 	case strings.Contains(msg, "NoSuchBucket"):
 		return createBucket(t.S3Bucket, t.HomeRegion) + "\n" + fmt.Sprintf("aws s3api put-bucket-policy --bucket %s --policy '%s'", t.S3Bucket, p.BucketPolicy().Compact())
-	case strings.Contains(strings.ToLower(msg), "kms"):
-		return fmt.Sprintf("aws kms put-key-policy --region %s --key-id %s --policy-name default --policy '%s'", ARNRegion(t.KMSKeyID), t.KMSKeyID, p.KeyPolicy().Compact())
+	case t.KMSKeyID != "" && (strings.Contains(lower, "kms") || strings.Contains(lower, "encryption")):
+		p.KMSKeyARN = t.KMSKeyID
+		return fmt.Sprintf("aws kms put-key-policy --region %s --key-id %s --policy-name default --policy '%s'\n%s", ARNRegion(t.KMSKeyID), t.KMSKeyID, p.KeyPolicy().Compact(), keyPolicyNote)
 	}
-	return fmt.Sprintf("aws s3api put-bucket-policy --bucket %s --policy '%s'", t.S3Bucket, p.BucketPolicy().Compact())
+	return fmt.Sprintf("aws s3api put-bucket-policy --bucket %s --policy '%s'\n# this replaces the bucket policy: add back any other statement you need", t.S3Bucket, p.BucketPolicy().Compact())
+}
+
+// keyPolicyNote follows a generated key policy in remediations.
+const keyPolicyNote = "# this replaces the key policy: add back any other statement you need; the collector role it names must exist\n" +
+	"# (trailwatch setup trust-policy / collector-policy), or drop the AllowCollectorDecryptViaS3 statement"
+
+// bucketTrails are the account's trails writing to the trail's bucket,
+// the trail first.
+func bucketTrails(a *Account, t *Trail) []*Trail {
+	out := []*Trail{t}
+	for _, o := range a.Trails {
+		if o != t && o.S3Bucket == t.S3Bucket {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func (e *eval) encryptFix(t *Trail, b *Bucket) string {
@@ -408,6 +486,7 @@ func (e *eval) encryptFix(t *Trail, b *Bucket) string {
 		fmt.Sprintf("KEY_ARN=$(aws kms create-key --region %s --description 'CloudTrail logs of %s' --policy '%s' --query KeyMetadata.Arn --output text)", region, t.Name, p.KeyPolicy().Compact()),
 		fmt.Sprintf("aws kms enable-key-rotation --region %s --key-id \"$KEY_ARN\"", region),
 		fmt.Sprintf("aws cloudtrail update-trail --region %s --name %s --kms-key-id \"$KEY_ARN\"", t.HomeRegion, t.ARN),
+		"# the collector role the key policy names must exist (trailwatch setup trust-policy / collector-policy), or drop its statement",
 	}, "\n")
 }
 
@@ -571,8 +650,20 @@ func (e *eval) key(a *Account, k *Key, t *Trail, b *Bucket) {
 	if bb == nil {
 		bb = &Bucket{Name: t.S3Bucket, Region: region}
 	}
-	p := trailParams(bb, []*Trail{t})
-	fix := fmt.Sprintf("aws kms put-key-policy --region %s --key-id %s --policy-name default --policy '%s'\n# this replaces the key policy: add back any other statement you need", region, k.ARN, p.KeyPolicy().Compact())
+	var keyTrails []*Trail // every trail of the account encrypting with the key keeps its access
+	for _, o := range bucketTrails(a, t) {
+		if o.KMSKeyID == k.ARN {
+			keyTrails = append(keyTrails, o)
+		}
+	}
+	for _, o := range a.Trails {
+		if o.KMSKeyID == k.ARN && !slices.Contains(keyTrails, o) {
+			keyTrails = append(keyTrails, o)
+		}
+	}
+	p := trailParams(bb, keyTrails)
+	p.KMSKeyARN = k.ARN
+	fix := fmt.Sprintf("aws kms put-key-policy --region %s --key-id %s --policy-name default --policy '%s'\n%s", region, k.ARN, p.KeyPolicy().Compact(), keyPolicyNote)
 	if len(public) > 0 {
 		e.add(a, RuleKeyPublic, region, k.ARN, strings.Join(public, "; "), fix)
 	}
@@ -640,8 +731,8 @@ func (e *eval) trailBucket(a *Account, b *Bucket, ts []*Trail) {
 	region := b.Region
 	p := trailParams(b, ts)
 	policyFix := fmt.Sprintf("aws s3api put-bucket-policy --bucket %s --policy '%s'\n# this replaces the bucket policy: add back any other statement you need", b.Name, p.BucketPolicy().Compact())
-	if p.OrganizationID != "" {
-		policyFix += " (and set your organization ID in place of o-REPLACE_WITH_ORG_ID)"
+	if p.OrganizationID == orgIDPlaceholder {
+		policyFix += " (and set your organization ID in place of " + orgIDPlaceholder + ")"
 	}
 
 	// public?
@@ -722,7 +813,7 @@ func (e *eval) trailBucket(a *Account, b *Bucket, ts []*Trail) {
 			}
 			e.add(a, RuleBucketLifecycle, region, res, ev,
 				fmt.Sprintf("aws s3api put-bucket-lifecycle-configuration --bucket %s --lifecycle-configuration '{\"Rules\":[{\"ID\":\"cloudtrail-retention\",\"Status\":\"Enabled\",\"Filter\":{\"Prefix\":\"%sAWSLogs/\"},\"Expiration\":{\"Days\":%d},\"NoncurrentVersionExpiration\":{\"NoncurrentDays\":30}}]}'\n# choose the retention your policies require (%d days proposed)",
-					b.Name, keyBase(ts[0]), e.o.RetentionDays, e.o.RetentionDays))
+					b.Name, commonBase(ts), e.o.RetentionDays, e.o.RetentionDays))
 		}
 	}
 	if pol == nil {
@@ -841,7 +932,7 @@ func (e *eval) queue(a *Account, q *Queue) {
 	}
 	region := q.Region
 	sources := e.queueSources(q)
-	if !q.ManagedSSE && q.KMSKey == "" {
+	if !q.unread("encryption") && !q.ManagedSSE && q.KMSKey == "" {
 		e.add(a, RuleQueueEncryption, region, q.ARN, "SqsManagedSseEnabled false and no KmsMasterKeyId",
 			fmt.Sprintf("aws sqs set-queue-attributes --region %s --queue-url %s --attributes SqsManagedSseEnabled=true", region, q.URL))
 	}
@@ -906,7 +997,7 @@ func (e *eval) queueSources(q *Queue) []queueSource {
 
 func (e *eval) queuePolicyFix(q *Queue, sources []queueSource) string {
 	if len(sources) == 0 {
-		return fmt.Sprintf("# no topic or bucket sends to this queue yet: generate its policy with\ntrailwatch setup queue-policy --queue-arn %s --topic-arn TOPIC_ARN --attributes > queue-attributes.json\naws sqs set-queue-attributes --region %s --queue-url %s --attributes file://queue-attributes.json", q.ARN, q.Region, q.URL)
+		return fmt.Sprintf("# no topic or bucket sends to this queue yet: generate its policy with\ntrailwatch setup queue-attributes --queue-arn %s --topic-arn TOPIC_ARN --bucket TRAIL_BUCKET > queue-attributes.json\naws sqs set-queue-attributes --region %s --queue-url %s --attributes file://queue-attributes.json", q.ARN, q.Region, q.URL)
 	}
 	pol := &setup.Policy{Version: setup.PolicyVersion}
 	for _, src := range sources {

@@ -32,6 +32,7 @@ const (
 
 var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
 
+// String returns the lower-case name: info, low, medium, high or critical.
 func (s Severity) String() string {
 	if s < Info || s > Critical {
 		return fmt.Sprintf("severity(%d)", int(s))
@@ -131,6 +132,7 @@ const (
 	RuleDeliveryStale          = "cloudtrail.delivery-stale"
 	RuleLogFileValidation      = "cloudtrail.log-file-validation"
 	RuleTrailEncryption        = "cloudtrail.encryption"
+	RuleCloudWatchLogs         = "cloudtrail.cloudwatch-logs"
 	RuleNoOrganizationTrail    = "cloudtrail.no-organization-trail"
 	RuleOrganizationCoverage   = "cloudtrail.organization-coverage"
 	RuleS3DataEventsWrite      = "cloudtrail.s3-data-events-write"
@@ -184,6 +186,8 @@ var rules = []Rule{
 		"Without digest files nobody can prove that a log file was not modified or deleted after delivery."},
 	{RuleTrailEncryption, "CloudTrail.2", "v3.0.0 3.5", Medium, "Trail logs are not encrypted with a KMS key",
 		"SSE-KMS with a customer managed key adds an independent permission (kms:Decrypt) and an audit trail of every read of the logs."},
+	{RuleCloudWatchLogs, "CloudTrail.5", "v1.4.0 3.4", Info, "Trail does not send events to CloudWatch Logs",
+		"CloudWatch Logs lets CloudWatch metric filters and alarms (CIS section 4) react to events within minutes; trailwatch detect does the same from the collected logs."},
 	{RuleNoOrganizationTrail, "", "", Low, "No organization trail covers the audited accounts",
 		"An organization trail logs every member account, including new ones, to one bucket that member accounts cannot change."},
 	{RuleOrganizationCoverage, "", "", Medium, "Account is not covered by the organization trail",

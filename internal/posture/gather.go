@@ -222,7 +222,7 @@ func gatherAllBuckets(ctx context.Context, src Source, a *Account, o GatherOptio
 	for _, r := range results {
 		b := &Bucket{Name: r.ref.Name, Region: r.ref.Region, Account: a.ID, Logging: r.lt}
 		// only logging was read
-		for _, asp := range BucketAspects {
+		for _, asp := range BucketAspects() {
 			if asp != "logging" && asp != "location" {
 				b.Unread = append(b.Unread, asp)
 			}

@@ -179,6 +179,7 @@ func parsePrincipal(r json.RawMessage) (*Principal, error) {
 // stringOrList unmarshals "x" or ["x","y"].
 type stringOrList []string
 
+// UnmarshalJSON reads a string or a list of strings.
 func (s *stringOrList) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {

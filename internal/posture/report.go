@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -228,7 +229,19 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
+	PhysicalLocation sarifPhysical  `json:"physicalLocation"`
 	LogicalLocations []sarifLogical `json:"logicalLocations"`
+}
+
+// sarifPhysical names the resource as the artifact: code scanning
+// services want a physical location, and an ARN is a URI.
+type sarifPhysical struct {
+	ArtifactLocation struct {
+		URI string `json:"uri"`
+	} `json:"artifactLocation"`
+	Region struct {
+		StartLine int `json:"startLine"`
+	} `json:"region"`
 }
 
 type sarifLogical struct {
@@ -250,7 +263,7 @@ func sarifLevel(s Severity) string {
 
 // securitySeverity is the CVSS-like score GitHub code scanning reads.
 func securitySeverity(s Severity) string {
-	return [...]string{"0.0", "3.0", "5.5", "8.0", "9.5"}[s]
+	return [...]string{"0.0", "3.0", "5.5", "8.0", "9.5"}[min(max(s, Info), Critical)]
 }
 
 // WriteSARIF writes the report as SARIF 2.1.0: every catalog rule, one
@@ -285,7 +298,7 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		run.Results = append(run.Results, sarifResult{
 			RuleID: f.ID, RuleIndex: index[f.ID], Level: sarifLevel(f.Severity),
 			Message:             sarifText{fmt.Sprintf("%s: %s. Evidence: %s. Fix:\n%s", f.Resource, f.Title, f.Evidence, f.Remediation)},
-			Locations:           []sarifLocation{{LogicalLocations: []sarifLogical{{Name: lastPart(f.Resource), FullyQualifiedName: f.Resource, Kind: "resource"}}}},
+			Locations:           []sarifLocation{location(f.Resource)},
 			PartialFingerprints: map[string]string{"trailwatch/v1": f.ID + "|" + f.Account + "|" + f.Region + "|" + f.Resource},
 			Properties: map[string]any{"severity": f.Severity.String(), "account": f.Account, "region": f.Region,
 				"control": f.Control, "cis": f.CIS, "evidence": f.Evidence, "remediation": f.Remediation},
@@ -295,6 +308,13 @@ func WriteSARIF(w io.Writer, r *Report) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+func location(resource string) sarifLocation {
+	l := sarifLocation{LogicalLocations: []sarifLogical{{Name: lastPart(resource), FullyQualifiedName: resource, Kind: "resource"}}}
+	l.PhysicalLocation.ArtifactLocation.URI = resource
+	l.PhysicalLocation.Region.StartLine = 1
+	return l
 }
 
 // ruleName turns "s3.trail-bucket-ssl" into "S3TrailBucketSsl" (SARIF
@@ -337,9 +357,21 @@ func WriteHTML(w io.Writer, r *Report) error {
 		"count":  func(s string) int { v, _ := ParseSeverity(s); return r.Counts()[v] },
 		"help":   func(id string) string { rule, _ := RuleByID(id); return rule.HelpURL() },
 		"when":   func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
+		"inc":    func(i int) int { return i + 1 },
 	}).Parse(htmlTemplate)
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
 	}
 	return t.Execute(w, r)
+}
+
+// WriteCSV writes one row per finding, with a header.
+func WriteCSV(w io.Writer, r *Report) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"severity", "control", "cis", "rule", "account", "region", "resource", "title", "evidence", "remediation"})
+	for _, f := range r.Findings {
+		_ = cw.Write([]string{f.Severity.String(), f.Control, f.CIS, f.ID, f.Account, f.Region, f.Resource, f.Title, f.Evidence, f.Remediation})
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -147,9 +147,11 @@ type Bucket struct {
 	Unread []string
 }
 
-// BucketAspects are the parts of a bucket's configuration read one by one.
-var BucketAspects = []string{"location", "policy", "policy-status", "acl", "ownership", "public-access-block", "versioning",
-	"object-lock", "logging", "lifecycle", "encryption", "notifications"}
+// BucketAspects returns the parts of a bucket's configuration read one by one.
+func BucketAspects() []string {
+	return []string{"location", "policy", "policy-status", "acl", "ownership", "public-access-block", "versioning",
+		"object-lock", "logging", "lifecycle", "encryption", "notifications"}
+}
 
 func (b *Bucket) unread(aspect string) bool { return slices.Contains(b.Unread, aspect) }
 
@@ -254,7 +256,7 @@ type Queue struct {
 	Policy     string
 	ManagedSSE bool
 	KMSKey     string
-	// Unread: "attributes".
+	// Unread: "attributes", "encryption" (the server does not report it).
 	Unread []string
 }
 

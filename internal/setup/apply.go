@@ -171,7 +171,9 @@ func (r *runner) queue(api API, p *Params) error {
 		if !SamePolicy(attrs["Policy"], p.QueuePolicy().Compact()) {
 			set["Policy"] = p.QueuePolicy().Compact()
 		}
-		if attrs["SqsManagedSseEnabled"] != "true" && attrs["KmsMasterKeyId"] == "" {
+		// SqsManagedSseEnabled is absent only from servers that do not
+		// implement it (SQS-compatible ones): nothing to fix there.
+		if attrs["SqsManagedSseEnabled"] == "false" && attrs["KmsMasterKeyId"] == "" {
 			set["SqsManagedSseEnabled"] = "true"
 		}
 		if len(set) > 0 {

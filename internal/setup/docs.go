@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -40,6 +41,9 @@ type Params struct {
 	BucketAccount string // the bucket's account; default Account
 	BucketRegion  string // the bucket's region; default Region
 	Prefix        string // the trail's S3 key prefix, without a trailing slash
+	// OtherPrefixes are the key prefixes of other trails writing to the
+	// same bucket (their writes and logs are allowed too).
+	OtherPrefixes []string
 
 	OrganizationID string // o-xxxxxxxxxx for an organization trail
 	KMSKeyARN      string // an existing key; "" creates one in the templates
@@ -85,7 +89,14 @@ func (p *Params) Normalize() error {
 		}
 	}
 	if p.Partition == "" {
-		p.Partition = "aws"
+		switch {
+		case strings.HasPrefix(p.Region, "cn-"):
+			p.Partition = "aws-cn"
+		case strings.HasPrefix(p.Region, "us-gov-"):
+			p.Partition = "aws-us-gov"
+		default:
+			p.Partition = "aws"
+		}
 	}
 	if p.TrailName == "" {
 		p.TrailName = DefaultTrailName
@@ -130,21 +141,22 @@ func (p *Params) Normalize() error {
 	check(accountRE.MatchString(p.Account), "account %q: want 12 digits (--account or --trail-arn)", p.Account)
 	check(regionRE.MatchString(p.Region), "region %q: want e.g. us-east-1 (--region or --trail-arn)", p.Region)
 	check(bucketRE.MatchString(p.Bucket), "bucket %q: want a valid S3 bucket name (--bucket)", p.Bucket)
-	check(accountRE.MatchString(p.BucketAccount), "bucket account %q: want 12 digits", p.BucketAccount)
-	check(accountRE.MatchString(p.QueueAccount), "queue account %q: want 12 digits", p.QueueAccount)
-	check(regionRE.MatchString(p.BucketRegion), "bucket region %q: want e.g. us-east-1", p.BucketRegion)
+	// derived values are checked only when set apart from what they derive from
+	check(p.BucketAccount == p.Account || accountRE.MatchString(p.BucketAccount), "bucket account %q: want 12 digits (--bucket-account)", p.BucketAccount)
+	check(p.QueueAccount == p.BucketAccount || accountRE.MatchString(p.QueueAccount), "queue account %q: want 12 digits (--queue-account)", p.QueueAccount)
+	check(p.BucketRegion == p.Region || regionRE.MatchString(p.BucketRegion), "bucket region %q: want e.g. us-east-1 (--bucket-region)", p.BucketRegion)
 	check(p.OrganizationID == "" || orgRE.MatchString(p.OrganizationID), "organization ID %q: want o-xxxxxxxxxx", p.OrganizationID)
 	check(p.Notify == NotifySNS || p.Notify == NotifyS3, "notify %q: want sns or s3", p.Notify)
 	check(nameRE.MatchString(p.TrailName), "trail name %q: letters, digits, . _ -", p.TrailName)
 	check(nameRE.MatchString(p.TopicName), "topic name %q: letters, digits, . _ -", p.TopicName)
 	check(nameRE.MatchString(p.QueueName), "queue name %q: letters, digits, . _ -", p.QueueName)
 	check(nameRE.MatchString(p.RoleName), "role name %q: letters, digits, . _ -", p.RoleName)
-	check(bucketRE.MatchString(p.AccessLogBucket), "access log bucket %q: want a valid S3 bucket name", p.AccessLogBucket)
-	check(p.AccessLogBucket != p.Bucket, "the access log bucket must not be the trail bucket")
+	check(p.AccessLogBucket == "" || bucketRE.MatchString(p.AccessLogBucket), "access log bucket %q: want a valid S3 bucket name (--access-log-bucket)", p.AccessLogBucket)
+	check(p.AccessLogBucket == "" || p.AccessLogBucket != p.Bucket, "the access log bucket must not be the trail bucket")
 	check(p.KMSKeyARN == "" || strings.HasPrefix(p.KMSKeyARN, "arn:") && strings.Contains(p.KMSKeyARN, ":key/"), "KMS key %q: want a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)", p.KMSKeyARN)
 	check(p.RetentionDays > 0, "retention days must be positive")
 	check(p.ObjectLockDays >= 0, "object lock days must not be negative")
-	check(strings.HasPrefix(p.CollectorPrincipal, "arn:"), "collector principal %q: want an IAM ARN", p.CollectorPrincipal)
+	check(p.CollectorPrincipal == "" && !accountRE.MatchString(p.QueueAccount) || strings.HasPrefix(p.CollectorPrincipal, "arn:"), "collector principal %q: want an IAM ARN (--collector-principal)", p.CollectorPrincipal)
 	for _, t := range p.TrailARNs {
 		var q Params
 		if err := q.FromTrailARN(t); err != nil {
@@ -196,12 +208,31 @@ func (p *Params) base() string {
 	return p.Prefix + "/"
 }
 
+// bases are the key prefixes before AWSLogs/ of every trail writing to
+// the bucket: Prefix, then OtherPrefixes.
+func (p *Params) bases() []string {
+	out := []string{p.base()}
+	for _, o := range p.OtherPrefixes {
+		if o = strings.Trim(o, "/"); o != "" {
+			o += "/"
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // LogPrefixes are the key prefixes CloudTrail writes under: AWSLogs/<account>/
-// and, for an organization trail, AWSLogs/<org-id>/.
+// and, for an organization trail, AWSLogs/<org-id>/ (under each trail's
+// prefix).
 func (p *Params) LogPrefixes() []string {
-	out := []string{p.base() + "AWSLogs/" + p.Account + "/"}
-	if p.OrganizationID != "" {
-		out = append(out, p.base()+"AWSLogs/"+p.OrganizationID+"/")
+	var out []string
+	for _, b := range p.bases() {
+		out = append(out, b+"AWSLogs/"+p.Account+"/")
+		if p.OrganizationID != "" {
+			out = append(out, b+"AWSLogs/"+p.OrganizationID+"/")
+		}
 	}
 	return out
 }
@@ -291,7 +322,9 @@ type readScope struct {
 // objects under the log prefixes, and listings of AWSLogs/ and below.
 func (p *Params) collectorRead() readScope {
 	var r readScope
-	r.prefixes = append(r.prefixes, p.base()+"AWSLogs/")
+	for _, b := range p.bases() {
+		r.prefixes = append(r.prefixes, b+"AWSLogs/")
+	}
 	for _, pre := range p.LogPrefixes() {
 		r.objects = append(r.objects, p.BucketARN()+"/"+pre+"*")
 		r.prefixes = append(r.prefixes, pre+"*")
@@ -339,7 +372,9 @@ func (p *Params) QueuePolicy() *Policy {
 
 // QueueAttributes wraps a policy as the attributes of aws sqs
 // set-queue-attributes --attributes file://....
-func QueueAttributes(pol *Policy) map[string]string { return map[string]string{"Policy": pol.Compact()} }
+func QueueAttributes(pol *Policy) map[string]string {
+	return map[string]string{"Policy": pol.Compact()}
+}
 
 // KeyPolicy is the KMS key policy: the key's account administers it
 // through IAM (as in AWS's default key policy, without which the key
@@ -363,11 +398,19 @@ func (p *Params) KeyPolicy() *Policy {
 		{
 			Sid: "AllowCollectorDecryptViaS3", Effect: "Allow", Principal: &Principal{AWS: Values{p.RoleARN()}},
 			Action: Values{"kms:Decrypt"}, Resource: Values{"*"},
-			Condition: Conditions{}.add("StringEquals", "kms:ViaService", "s3."+p.BucketRegion+".amazonaws.com").
+			Condition: Conditions{}.add("StringEquals", "kms:ViaService", p.s3Service()).
 				add("StringEquals", "kms:EncryptionContext:aws:cloudtrail:arn", trails...),
 		},
 	}}
 	return pol
+}
+
+// s3Service is S3's name in the bucket's region, for kms:ViaService.
+func (p *Params) s3Service() string {
+	if p.Partition == "aws-cn" {
+		return "s3." + p.BucketRegion + ".amazonaws.com.cn"
+	}
+	return "s3." + p.BucketRegion + ".amazonaws.com"
 }
 
 // TrustPolicy lets the collector principal assume the role, with the
@@ -394,7 +437,7 @@ func (p *Params) collectorPolicy(withKey bool) *Policy {
 	}}
 	if withKey {
 		pol.Statement = append(pol.Statement, Statement{Sid: "DecryptLogFiles", Effect: "Allow", Action: Values{"kms:Decrypt"}, Resource: Values{p.keyRef()},
-			Condition: Conditions{}.add("StringEquals", "kms:ViaService", "s3."+p.BucketRegion+".amazonaws.com")})
+			Condition: Conditions{}.add("StringEquals", "kms:ViaService", p.s3Service())})
 	}
 	if p.AccessLogs {
 		logARN := "arn:" + p.Partition + ":s3:::" + p.AccessLogBucket
@@ -404,6 +447,27 @@ func (p *Params) collectorPolicy(withKey bool) *Policy {
 				Condition: Conditions{}.add("StringLike", "s3:prefix", "", p.BucketAccount+"/*")})
 	}
 	return pol
+}
+
+// AuditActions returns the read-only calls trailwatch audit makes.
+func AuditActions() []string {
+	return []string{
+		"cloudtrail:DescribeTrails", "cloudtrail:GetEventSelectors", "cloudtrail:GetTrailStatus",
+		"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+		"s3:GetAccountPublicAccessBlock", "s3:GetBucketAcl", "s3:GetBucketLocation", "s3:GetBucketLogging", "s3:GetBucketNotification",
+		"s3:GetBucketObjectLockConfiguration", "s3:GetBucketOwnershipControls", "s3:GetBucketPolicy", "s3:GetBucketPolicyStatus",
+		"s3:GetBucketPublicAccessBlock", "s3:GetBucketVersioning", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration",
+		"s3:ListAllMyBuckets",
+		"sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic",
+		"sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+	}
+}
+
+// AuditPolicy is the permission policy of the role trailwatch audit
+// assumes: read-only configuration calls. Resource is "*" because an
+// audit must see every trail, bucket, key, topic and queue of the account.
+func (p *Params) AuditPolicy() *Policy {
+	return &Policy{Version: PolicyVersion, Statement: []Statement{{Sid: "ReadCloudTrailPosture", Effect: "Allow", Action: Values(AuditActions()), Resource: Values{"*"}}}}
 }
 
 // NotificationConfiguration is the trail bucket's S3 event notification
@@ -446,8 +510,8 @@ func (p *Params) Notification() NotificationConfiguration {
 // keys under <account>/<region>/<bucket>/, as trailwatch reads them.
 func (p *Params) LoggingStatus() map[string]any {
 	return map[string]any{"LoggingEnabled": map[string]any{
-		"TargetBucket": p.AccessLogBucket,
-		"TargetPrefix": "",
+		"TargetBucket":          p.AccessLogBucket,
+		"TargetPrefix":          "",
 		"TargetObjectKeyFormat": map[string]any{"PartitionedPrefix": map[string]any{"PartitionDateSource": "EventTime"}},
 	}}
 }
