@@ -116,7 +116,8 @@ func benchCollect(b *testing.B, o gen.Options) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		src := sqs.New(sqs.Options{Queue: q, Fetcher: e.sess.S3(""), StopWhenEmpty: true, Wait: time.Second})
+		inflight, _ := strconv.Atoi(os.Getenv("BENCH_INFLIGHT"))
+		src := sqs.New(sqs.Options{Queue: q, Fetcher: e.sess.S3(""), StopWhenEmpty: true, Wait: time.Second, MaxInFlight: inflight})
 		c := collector.New(collector.Options{
 			Sources:  []collector.Source{{Name: "bench", Type: "sqs", Source: src, Close: src.Close}},
 			Store:    st,

@@ -44,7 +44,7 @@ type Options struct {
 	// MaxInFlight bounds the messages received and not yet deleted or
 	// handed back (each is kept invisible by the heartbeat). Messages are
 	// received only when the pipeline asks for work, at most as many as
-	// that leaves room for. Default 100.
+	// that leaves room for. Default 500: a commit covers many small objects.
 	MaxInFlight int
 	// MaxReceives quarantines a message received this many times without
 	// being processed (a poison message). Default 5.
@@ -123,7 +123,7 @@ func New(o Options) *Source {
 		}
 	}
 	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 100
+		o.MaxInFlight = 500
 	}
 	if o.MaxReceives <= 0 {
 		o.MaxReceives = 5
