@@ -30,15 +30,26 @@ import (
 // BenchmarkCollectLargeObjects and BenchmarkIngestLargeObjectsLocally: the
 // same large files through the queue and from a local directory.
 func BenchmarkCollectSmallObjects(b *testing.B) {
-	benchCollect(b, gen.Options{Hours: 24, Events: 10_000, Accounts: 1, Regions: []string{"us-east-1", "eu-west-1", "us-west-2"}})
+	benchCollect(b, smallObjects)
 }
+
+func BenchmarkIngestSmallObjectsLocally(b *testing.B) {
+	benchIngest(b, smallObjects)
+}
+
+// smallObjects are a day of a quiet account: typical 5-minute files.
+var smallObjects = gen.Options{Hours: 24, Events: 10_000, Accounts: 1, Regions: []string{"us-east-1", "eu-west-1", "us-west-2"}}
 
 func BenchmarkCollectLargeObjects(b *testing.B) {
 	benchCollect(b, largeObjects)
 }
 
 func BenchmarkIngestLargeObjectsLocally(b *testing.B) {
-	root := genBench(b, largeObjects)
+	benchIngest(b, largeObjects)
+}
+
+func benchIngest(b *testing.B, o gen.Options) {
+	root := genBench(b, o)
 	var events, objects int64
 	var elapsed time.Duration
 	for b.Loop() {
@@ -136,6 +147,7 @@ func benchCollect(b *testing.B, o gen.Options) {
 			}
 		}
 		elapsed += time.Since(start)
+		b.Logf("%d objects in %s, %d commits", c.Stats().Objects.Load(), time.Since(start), c.Stats().Commits.Load())
 		events += c.Stats().Records.Load()
 		objects += c.Stats().Objects.Load()
 		c.Stop()

@@ -244,6 +244,10 @@ func Run(ctx context.Context, src Source, st store.Store, opts Options) (Summary
 	return sum, ctx.Err()
 }
 
+// feedGather is how long the feed waits for more objects before checking
+// a partial chunk against the ledger.
+const feedGather = 10 * time.Millisecond
+
 // feed reads the source and hands objects to the workers.
 func feed(ctx context.Context, src Source, st store.Store, opts Options, work chan<- *Object) error {
 	const chunk = 256
@@ -315,18 +319,35 @@ func feed(ctx context.Context, src Source, st store.Store, opts Options, work ch
 			}
 		}
 	}()
+	// A ledger lookup costs about a millisecond: when the source pauses,
+	// wait a little for more before checking what is pending.
+	gather := time.NewTimer(0)
+	defer gather.Stop()
 	for {
 		var n next
 		select {
 		case n = <-ch:
 		default:
-			if err := flush(); err != nil {
-				return err
+			got := false
+			if len(pending) > 0 && opts.SkipIngested {
+				gather.Reset(feedGather)
+				select {
+				case n = <-ch:
+					got = true
+				case <-gather.C:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
-			select {
-			case n = <-ch:
-			case <-ctx.Done():
-				return ctx.Err()
+			if !got {
+				if err := flush(); err != nil {
+					return err
+				}
+				select {
+				case n = <-ch:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
 		}
 		o, err := n.o, n.err
