@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,12 +31,9 @@ type verifyFlags struct {
 	local      string
 	publicKeys []string
 	workers    int
+	aws        awsFlags
+	status     bool
 }
-
-// errS3NotWired says S3 mode has no AWS adapter yet.
-var errS3NotWired = errors.New("verifying in S3 needs AWS access, which comes with the collector; " +
-	"until then, download the bucket with the digests' signature metadata (<digest>" + integrity.SidecarSuffix +
-	" sidecars) and run trailwatch verify --local DIR --public-keys FILE")
 
 func (a *app) verifyCommand() *cobra.Command {
 	var f verifyFlags
@@ -55,18 +53,28 @@ restarts with the StopLogging/StartLogging/UpdateTrail events it finds, verifies
 every account and region of the trail by default (an organization trail too),
 and fails when it finds no digests at all.
 
+Without --local it reads S3 directly: the digests with their signatures (the
+objects' x-amz-meta-signature), the log files, and the public keys from
+CloudTrail ListPublicKeys in each region (or --public-keys FILE). Without
+--s3-bucket the trail's bucket and prefix come from CloudTrail DescribeTrails
+in the trail's home region. Reads are pipelined and parallel (--workers).
+
 --local DIR verifies a downloaded copy of the bucket: DIR holds the bucket's
 content (DIR/AWSLogs/...) or one directory per bucket (DIR/<bucket>/AWSLogs/...).
-A plain download loses each digest's signature (S3 object metadata); keep it in
-<digest>.metadata.json sidecars. Without them, each digest is still proven by
+A plain download loses each digest's signature (S3 object metadata);
+trailwatch download keeps it in <digest>.metadata.json sidecars. Without them, each digest is still proven by
 the signature the next digest records, except the newest of each chain, which
 is reported UNVERIFIED. Public keys come from --public-keys FILE, the output of
 aws cloudtrail list-public-keys for the trail's regions ([REGION=]FILE,
 repeatable); without them signatures are not checked.
 
 Examples:
+  trailwatch verify --trail-arn arn:aws:cloudtrail:us-east-1:111122223333:trail/main --start-time 7d
+  trailwatch verify --trail-arn arn:aws:cloudtrail:us-east-1:111122223333:trail/main --start-time 2026-11-01 \
+      --s3-bucket org-trail-logs --account-id 444455556666 --role-arn arn:aws:iam::111122223333:role/audit
   trailwatch verify --local ./bucket-copy --public-keys keys.json --start-time 2026-11-01
   trailwatch verify --local demo-data --public-keys demo-data/public-keys.json --verbose
+  trailwatch verify --status --db trailwatch.duckdb       # what the running collector found
   trailwatch verify --trail-arn arn:aws:cloudtrail:us-east-1:111122223333:trail/main \
       --start-time 2026-11-01T00:00:00Z --local ./bucket-copy --public-keys keys.json`,
 		Args: cobra.NoArgs,
@@ -85,12 +93,17 @@ Examples:
 	fl.BoolVar(&f.verbose, "verbose", false, "print every valid digest and log file too")
 	fl.StringVar(&f.local, "local", "", "validate a downloaded copy of the bucket in this directory instead of S3")
 	fl.StringArrayVar(&f.publicKeys, "public-keys", nil, "[REGION=]FILE: public keys as printed by aws cloudtrail list-public-keys (repeatable)")
-	fl.IntVar(&f.workers, "workers", 0, "log files hashed in parallel (default 2 per CPU)")
+	fl.IntVar(&f.workers, "workers", 0, "log files read and hashed in parallel (default 2 per CPU, 32 in S3)")
+	fl.BoolVar(&f.status, "status", false, "print the collector's continuous integrity status per trail, account and region from the database (--verbose: and its latest findings)")
+	f.aws.register(cmd)
 	return cmd
 }
 
 // verify runs the command.
 func (a *app) verify(ctx context.Context, f *verifyFlags) error {
+	if f.status {
+		return a.verifyStatus(ctx, f.verbose)
+	}
 	if a.format == "csv" {
 		return usageError("verify prints text or --format json, not csv")
 	}
@@ -109,10 +122,13 @@ func (a *app) verify(ctx context.Context, f *verifyFlags) error {
 		keys = sk
 	}
 	var buckets integrity.Buckets
+	workers, fetchers := f.workers, 0
 	if f.local == "" {
-		if buckets, keys, err = s3Sources(ctx, f, keys); err != nil {
+		if buckets, keys, err = a.s3Sources(ctx, f, &req, keys); err != nil {
 			return err
 		}
+		// Round trips: many reads in flight.
+		workers, fetchers = cmp.Or(f.workers, 32), max(32, f.workers)
 	} else {
 		var note string
 		buckets, req.Bucket, note, err = localSource(ctx, f.local, req.Bucket, req.Prefix)
@@ -123,9 +139,9 @@ func (a *app) verify(ctx context.Context, f *verifyFlags) error {
 			fmt.Fprintln(a.stderr, "trailwatch: "+note)
 		}
 	}
-	v := &integrity.Verifier{Buckets: buckets, Keys: keys, Workers: f.workers, Log: a.log,
+	v := &integrity.Verifier{Buckets: buckets, Keys: keys, Workers: workers, Fetchers: fetchers, Log: a.log,
 		Events: integrity.BucketTrailEvents{Buckets: buckets}}
-	if f.workers > 0 {
+	if f.workers > 0 && fetchers == 0 {
 		v.Fetchers = max(16, f.workers)
 	}
 	plan, err := v.Plan(ctx, req)
@@ -160,10 +176,33 @@ func (a *app) verify(ctx context.Context, f *verifyFlags) error {
 	return nil
 }
 
-// s3Sources is where the AWS adapter plugs in: buckets over S3 and, unless
-// given, public keys from CloudTrail ListPublicKeys.
-func s3Sources(_ context.Context, _ *verifyFlags, _ integrity.PublicKeys) (integrity.Buckets, integrity.PublicKeys, error) {
-	return nil, nil, errS3NotWired
+// s3Sources connects to AWS: buckets over S3 and, unless given, public
+// keys from CloudTrail ListPublicKeys. Without --s3-bucket, the trail's
+// bucket and prefix come from CloudTrail DescribeTrails, as the AWS CLI
+// finds them.
+func (a *app) s3Sources(ctx context.Context, f *verifyFlags, req *integrity.Request, keys integrity.PublicKeys) (integrity.Buckets, integrity.PublicKeys, error) {
+	sess, err := a.awsSession(ctx, f.aws)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.Bucket == "" {
+		tl, err := sess.Trail(ctx, req.HomeRegion, f.trailARN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("finding the trail's bucket: %w (pass --s3-bucket, and --s3-prefix if the trail has one, to skip this lookup)", err)
+		}
+		if tl.Bucket == "" {
+			return nil, nil, fmt.Errorf("trail %s names no S3 bucket: pass --s3-bucket", f.trailARN)
+		}
+		req.Bucket = tl.Bucket
+		if f.prefix == "" {
+			req.Prefix = strings.Trim(tl.Prefix, "/")
+		}
+		a.log.Info("trail's bucket from DescribeTrails", "bucket", req.Bucket, "prefix", req.Prefix)
+	}
+	if keys == nil {
+		keys = integrity.CloudTrailKeys{Session: sess}
+	}
+	return integrity.S3Buckets{S3: sess.S3(f.aws.region)}, keys, nil
 }
 
 // request turns the flags into a verification request.
@@ -427,4 +466,60 @@ func (o *jsonVerifyOutput) summary(s *integrity.Summary) error {
 		OK bool `json:"ok"`
 	}
 	return o.enc.Encode(withType{"summary", s, s.OK()})
+}
+
+// verifyStatus prints integrity_status (and, verbose, the latest
+// integrity_findings) from the database the collector's integrity monitor
+// writes.
+func (a *app) verifyStatus(ctx context.Context, verbose bool) error {
+	st, err := a.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	queries := []string{`SELECT status, trail, account, region, bucket, prefix, organization, last_digest_end, overdue_since,
+		digests_valid, digests_invalid, digests_unverified, logs_valid, logs_invalid, logs_unverified, warnings, last_finding, last_finding_at, checked_at
+		FROM integrity_status ORDER BY CASE status WHEN 'invalid' THEN 0 WHEN 'overdue' THEN 1 WHEN 'warning' THEN 2 WHEN 'unverified' THEN 3 ELSE 4 END, trail, account, region`}
+	if verbose {
+		queries = append(queries, `SELECT found_at, kind, status, object, account, region, trail, time, message, detail, related, events
+			FROM integrity_findings ORDER BY found_at DESC, time DESC LIMIT 100`)
+	}
+	bad := false
+	for i, q := range queries {
+		rows, err := st.Query(ctx, q)
+		if err != nil {
+			if strings.Contains(err.Error(), "integrity_status") || strings.Contains(err.Error(), "integrity_findings") {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no integrity status in %s yet: the collector (trailwatch collect or run) writes it while it validates digests", a.dbPath)}
+			}
+			return err
+		}
+		if i > 0 && a.format == "table" {
+			fmt.Fprintln(a.stdout)
+		}
+		n, err := resultWriter{w: a.stdout, format: a.format, width: 100}.write(rows)
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		if i == 0 && n == 0 {
+			return &ExitError{Code: ExitFailure, Err: errors.New("no digests validated yet: is log file validation on, and does the collector receive the CloudTrail-Digest objects?")}
+		}
+	}
+	// Exit 1 when any chain is invalid or overdue, as verify does.
+	rows, err := st.Query(ctx, `SELECT count(*) FROM integrity_status WHERE status IN ('invalid', 'overdue')`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var n int64
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+	}
+	bad = n > 0
+	if bad {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d trail chain(s) invalid or overdue", n)}
+	}
+	return nil
 }

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailwatch/trailwatch/internal/awsapi"
+	"github.com/trailwatch/trailwatch/internal/detect"
 	"github.com/trailwatch/trailwatch/internal/gen"
+	"github.com/trailwatch/trailwatch/internal/integrity"
 	"github.com/trailwatch/trailwatch/internal/integrity/integritytest"
+	"github.com/trailwatch/trailwatch/internal/store/duckdb"
+	"github.com/trailwatch/trailwatch/internal/testsrv"
 )
 
 // verifyKey is generated once per test binary (slow under -race).
@@ -437,7 +445,7 @@ func TestVerifyUsage(t *testing.T) {
 		{"no start without --local", []string{"verify", "--trail-arn", "arn:aws:cloudtrail:us-east-1:111122223333:trail/t"}, ExitUsage, "--start-time is required"},
 		{"bad ARN", []string{"verify", "--trail-arn", "foo:bar:baz", "--start-time", "2026-01-01"}, ExitUsage, "Invalid trail ARN provided: foo:bar:baz"},
 		{"start after end", []string{"verify", "--local", dir, "--start-time", "2026-02-01", "--end-time", "2026-01-01"}, ExitUsage, "start-time must occur before end-time"},
-		{"S3 not wired", []string{"verify", "--trail-arn", "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", "--start-time", "2026-01-01"}, ExitFailure, "verifying in S3 needs AWS access"},
+		{"bad end time", []string{"verify", "--trail-arn", "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", "--start-time", "2026-01-01", "--end-time", "soon"}, ExitUsage, "--end-time"},
 		{"csv", []string{"--format", "csv", "verify", "--local", dir}, ExitUsage, "not csv"},
 		{"no such dir", []string{"verify", "--local", filepath.Join(dir, "nope")}, ExitUsage, "--local"},
 		{"empty dir", []string{"verify", "--local", dir}, ExitUsage, "no AWSLogs/ directory"},
@@ -483,6 +491,283 @@ func TestVerifyLocalLayouts(t *testing.T) {
 			code, out, errs := run(t, "", append([]string{"verify", "--public-keys", keysFile}, tc.args...)...)
 			if code != ExitOK || !strings.Contains(out, "2/2 digest files valid") || !strings.Contains(errs, tc.note) {
 				t.Errorf("exit %d\n%s%s", code, out, errs)
+			}
+		})
+	}
+}
+
+// runWith runs a command line on a root command that has the download
+// command (until root.go registers it).
+func runWith(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
+	root := a.rootCommand()
+	if c, _, err := root.Find([]string{"download"}); err != nil || c == root {
+		root.AddCommand(a.downloadCommand())
+	}
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	err := root.ExecuteContext(t.Context())
+	code := ExitOK
+	if err != nil {
+		code = ExitFailure
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			code = ee.Code
+		}
+		fmt.Fprintln(&errb, "trailwatch: "+err.Error())
+	}
+	return code, out.String(), errb.String()
+}
+
+// s3Setup starts a real S3-compatible server and a CloudTrail stand-in
+// (ListPublicKeys, DescribeTrails) and uploads root (one directory per
+// bucket) with the sidecars' metadata as the objects' x-amz-meta-*.
+func s3Setup(t *testing.T, root string, ct *integritytest.CloudTrail) {
+	t.Helper()
+	srv := testsrv.StartS3(t)
+	testsrv.Env(t, srv, nil)
+	hs := httptest.NewServer(ct)
+	t.Cleanup(hs.Close)
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", hs.URL)
+	ctx := t.Context()
+	sess, err := awsapi.New(ctx, awsapi.Config{S3PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sess.S3("")
+	names, err := integritytest.Buckets(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if err := b.CreateBucket(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = integritytest.Objects(root, 8, func(bucket, key string, data []byte, meta map[string]string) error {
+		return b.Put(ctx, bucket, key, bytes.NewReader(data), meta)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyS3 verifies a tampered chain directly in S3 (bucket and prefix
+// from DescribeTrails, keys from ListPublicKeys, signatures from the
+// objects' metadata) and checks that it prints exactly what --local prints
+// for the same copy; then downloads the bucket with trailwatch download
+// and verifies the download with --local, again with the same output.
+func TestVerifyS3(t *testing.T) {
+	var c *integritytest.Chain
+	vc := chainCase(t, "s3", func(o *integritytest.Options) { o.Prefix = "team" }, func(ch *integritytest.Chain) {
+		c = ch
+		// A modified log file and a deleted digest.
+		if err := integritytest.WriteGz(ch.Path(ch.LogFiles[1][0]), []byte(`{"Records":[]}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(ch.Path(ch.Digests[3])); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(ch.Path(ch.Digests[3]) + ".metadata.json")
+	})
+	key, err := verifyKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second, untouched trail in its own bucket.
+	clean, err := integritytest.Write(integritytest.Options{Root: vc.root, Key: key, Bucket: "clean-bucket", Trail: "clean-trail", Account: "444455556666", Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := &integritytest.CloudTrail{Keys: []*rsa.PrivateKey{key}, From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC),
+		Trails: []integritytest.TrailInfo{{ARN: c.ARN, Name: c.Trail, HomeRegion: "us-east-1", Bucket: c.Bucket, Prefix: "team"},
+			{ARN: clean.ARN, Name: clean.Trail, HomeRegion: "eu-west-1", Bucket: clean.Bucket}}}
+	s3Setup(t, vc.root, ct)
+	rng := []string{"--start-time", "2026-03-01T00:00:00Z", "--end-time", "2026-03-01T12:00:00Z"}
+
+	lcode, lout, lerr := run(t, "", append([]string{"verify", "--local", vc.root, "--public-keys", vc.keys, "--trail-arn", c.ARN, "--s3-prefix", "team"}, rng...)...)
+	code, out, errs := run(t, "", append([]string{"verify", "--trail-arn", c.ARN, "--s3-path-style"}, rng...)...)
+	if code != 1 || lcode != 1 {
+		t.Errorf("exit %d (local %d), want 1\n%s%s", code, lcode, out, errs)
+	}
+	if out != lout || errs != lerr {
+		t.Errorf("S3 output differs from --local:\n--- S3 stdout\n%s--- local stdout\n%s--- S3 stderr\n%s--- local stderr\n%s", out, lout, errs, lerr)
+	}
+	for _, w := range []string{"INVALID: hash value doesn't match", "INVALID: not found"} {
+		if !strings.Contains(errs, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errs)
+		}
+	}
+	calls := strings.Join(ct.Calls(), ",")
+	if !strings.Contains(calls, "DescribeTrails us-east-1") || !strings.Contains(calls, "ListPublicKeys us-east-1") {
+		t.Errorf("CloudTrail calls: %s", calls)
+	}
+
+	// The real AWS CLI on the same S3 server and CloudTrail stand-in: every
+	// line it prints, trailwatch prints, in order.
+	t.Run("aws cli", func(t *testing.T) {
+		awsBin, err := exec.LookPath("aws")
+		if err != nil {
+			t.Skip("the AWS CLI is not installed")
+		}
+		cfg := filepath.Join(t.TempDir(), "config")
+		writeVerifyFile(t, cfg, []byte("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n"))
+		for _, verbose := range []bool{false, true} {
+			args := append([]string{"cloudtrail", "validate-logs", "--trail-arn", c.ARN}, rng...)
+			twArgs := append([]string{"verify", "--trail-arn", c.ARN, "--s3-path-style"}, rng...)
+			if verbose {
+				args, twArgs = append(args, "--verbose"), append(twArgs, "--verbose")
+			}
+			cmd := exec.CommandContext(t.Context(), awsBin, args...)
+			cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+cfg)
+			var cout, cerr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &cout, &cerr
+			ccode := 0
+			if err := cmd.Run(); err != nil {
+				ee, ok := err.(*exec.ExitError)
+				if !ok {
+					t.Fatal(err)
+				}
+				ccode = ee.ExitCode()
+			}
+			twCode, twOut, twErr := run(t, "", twArgs...)
+			if ccode != 1 || twCode != 1 || !strings.Contains(cout.String(), "Results requested for") || !strings.Contains(cerr.String(), "INVALID: hash value doesn't match") {
+				t.Fatalf("exit %d, the AWS CLI's %d\n--- aws stdout\n%s--- aws stderr\n%s", twCode, ccode, cout.String(), cerr.String())
+			}
+			for _, p := range [][2]string{{cout.String(), twOut}, {cerr.String(), twErr}} {
+				if missing := notSubsequence(p[0], p[1]); missing != "" {
+					t.Errorf("verbose=%v: trailwatch lacks the AWS CLI's line %q:\n--- trailwatch\n%s--- aws cli\n%s", verbose, missing, p[1], p[0])
+				}
+			}
+			// On the untouched trail (another account and region), the
+			// same output, byte for byte.
+			args = append([]string{"cloudtrail", "validate-logs", "--trail-arn", clean.ARN}, args[4:]...)
+			twArgs = append([]string{"verify", "--trail-arn", clean.ARN}, twArgs[3:]...)
+			cmd = exec.CommandContext(t.Context(), awsBin, args...)
+			cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+cfg)
+			cout.Reset()
+			cerr.Reset()
+			cmd.Stdout, cmd.Stderr = &cout, &cerr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("aws cli on the clean trail: %v\n%s%s", err, cout.String(), cerr.String())
+			}
+			twCode, twOut, twErr = run(t, "", twArgs...)
+			if twCode != 0 || twOut != cout.String() || twErr != cerr.String() {
+				t.Errorf("verbose=%v: clean trail differs from the AWS CLI:\n--- trailwatch (exit %d)\n%s%s--- aws cli\n%s%s", verbose, twCode, twOut, twErr, cout.String(), cerr.String())
+			}
+		}
+	})
+
+	// JSON output through S3 too.
+	code, jout, _ := run(t, "", append([]string{"--format", "json", "verify", "--trail-arn", c.ARN, "--s3-path-style", "--s3-bucket", c.Bucket, "--s3-prefix", "team"}, rng...)...)
+	if code != 1 || !strings.Contains(jout, `"kind":"log-file-modified"`) || !strings.Contains(jout, `"kind":"digest-deleted"`) {
+		t.Errorf("json: exit %d\n%s", code, jout)
+	}
+
+	// Download, then verify the copy.
+	dir := t.TempDir()
+	code, dout, derr := runWith(t, "download", "s3://"+c.Bucket+"/team/", dir, "--s3-path-style", "--start-time", "2026-03-01", "--end-time", "2026-03-01T12:00:00Z")
+	if code != 0 {
+		t.Fatalf("download: exit %d\n%s%s", code, dout, derr)
+	}
+	if want := fmt.Sprintf("Downloaded %d objects", 5+6*2); !strings.Contains(dout, want) || !strings.Contains(dout, " 5 with signature metadata") {
+		t.Errorf("download output %q, want %q and 5 sidecars", dout, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, c.Bucket, filepath.FromSlash(c.Digests[2])+".metadata.json")); err != nil {
+		t.Errorf("no sidecar: %v", err)
+	}
+	dcode, dvout, dverr := run(t, "", append([]string{"verify", "--local", dir, "--public-keys", vc.keys, "--trail-arn", c.ARN, "--s3-prefix", "team"}, rng...)...)
+	if dcode != 1 || dvout != out || dverr != errs {
+		t.Errorf("verify of the download: exit %d\n--- stdout\n%s--- stderr\n%s", dcode, dvout, dverr)
+	}
+	// Again: everything is there already.
+	if code, dout, _ := runWith(t, "download", "s3://"+c.Bucket+"/team", dir, "--s3-path-style"); code != 0 || !strings.Contains(dout, "Downloaded 0 objects") || !strings.Contains(dout, "17 already there") {
+		t.Errorf("second download: exit %d: %s", code, dout)
+	}
+
+	// An unknown trail: the lookup fails and says what to do.
+	code, _, errs = run(t, "", append([]string{"verify", "--trail-arn", "arn:aws:cloudtrail:us-east-1:111122223333:trail/nope", "--s3-path-style"}, rng...)...)
+	if code != 1 || !strings.Contains(errs, "cloudtrail:DescribeTrails") || !strings.Contains(errs, "--s3-bucket") {
+		t.Errorf("unknown trail: exit %d: %s", code, errs)
+	}
+	// The wrong region: no digests is a failure, not "valid".
+	code, out, errs = run(t, "", append([]string{"verify", "--trail-arn", c.ARN, "--s3-path-style", "--region", "eu-west-1"}, rng...)...)
+	if code != 1 || !strings.Contains(errs, "No digests found") {
+		t.Errorf("wrong region: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestVerifyStatus: the collector's integrity monitor writes
+// integrity_status and integrity_findings; verify --status prints them and
+// exits 1 when a chain is invalid.
+func TestVerifyStatus(t *testing.T) {
+	var c *integritytest.Chain
+	vc := chainCase(t, "status", nil, func(ch *integritytest.Chain) {
+		c = ch
+		if err := integritytest.WriteGz(ch.Path(ch.LogFiles[2][1]), []byte(`{"Records":[]}`)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	db := filepath.Join(t.TempDir(), "tw.duckdb")
+	if code, _, errs := run(t, "", "--db", db, "verify", "--status"); code != 1 || !strings.Contains(errs, "no database") && !strings.Contains(errs, "no integrity status") {
+		t.Errorf("before: exit %d: %s", code, errs)
+	}
+	mustRun(t, 0, "--db", db, "ingest", vc.root)
+	ctx := t.Context()
+	st, err := duckdb.Open(ctx, db, duckdb.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys integrity.StaticKeys
+	if err := keys.LoadFile(vc.keys); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return c.Ends[len(c.Ends)-1].Add(time.Hour) }
+	var alerts []detect.Finding
+	m := integrity.NewMonitor(integrity.MonitorOptions{DB: st.DB(), Checkpoints: st, Keys: &keys, Now: now, Settle: -1,
+		Emit: func(f detect.Finding) { alerts = append(alerts, f) }})
+	if _, err := m.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if len(alerts) != 1 || alerts[0].RuleID != "trailwatch-integrity-log-file-modified" {
+		t.Errorf("alerts %+v", alerts)
+	}
+	code, out, errs := run(t, "", "--db", db, "verify", "--status", "--verbose")
+	if code != 1 || !strings.Contains(out, "invalid") || !strings.Contains(out, "test-trail") || !strings.Contains(out, "log-file-modified") ||
+		!strings.Contains(errs, "1 trail chain(s) invalid or overdue") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = run(t, "", "--db", db, "--format", "json", "verify", "--status")
+	if code != 1 || !strings.Contains(out, `"status":"invalid"`) || !strings.Contains(out, `"logs_valid":11`) {
+		t.Errorf("json: exit %d\n%s", code, out)
+	}
+}
+
+// TestDownloadUsage: bad download arguments are usage errors, before any
+// AWS call.
+func TestDownloadUsage(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"not an s3 URL", []string{"download", "bucket", dir}, "is not an s3://bucket[/prefix] URL"},
+		{"no bucket", []string{"download", "s3://", dir}, "names no bucket"},
+		{"bad start", []string{"download", "s3://b", dir, "--start-time", "yesterday-ish"}, "--start-time"},
+		{"start after end", []string{"download", "s3://b", dir, "--start-time", "2026-02-01", "--end-time", "2026-01-01"}, "start-time must occur before end-time"},
+		{"workers", []string{"download", "s3://b", dir, "--workers", "0"}, "--workers"},
+		{"one argument", []string{"download", "s3://b"}, "accepts 2 arg"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := runWith(t, tc.args...)
+			if code == 0 || !strings.Contains(errs, tc.msg) {
+				t.Errorf("exit %d, stderr %q; want %q", code, errs, tc.msg)
 			}
 		})
 	}

@@ -44,16 +44,23 @@ func publicKey(k *rsa.PrivateKey, from, to time.Time) PublicKey {
 	return PublicKey{Fingerprint: integritytest.Fingerprint(k), Value: x509.MarshalPKCS1PublicKey(&k.PublicKey), ValidityStartTime: from, ValidityEndTime: to}
 }
 
-func TestFindings(t *testing.T) {
+// findingCase produces one finding (or none) on a six-hour chain.
+type findingCase struct {
+	name   string
+	mod    func(*chainOpts)
+	tamper func(t *testing.T, f *fx, req *Request, v *Verifier)
+	want   func(c *chainT) []finding
+	ok     bool
+	check  func(t *testing.T, results []Result, sum *Summary)
+	// local: the case is about local copies only (sidecars).
+	local bool
+}
+
+// findingCases are run on local copies (TestFindings) and on a real S3
+// server (TestFindingsS3).
+func findingCases() []findingCase {
 	base := func(k string) string { return path.Base(k) }
-	tests := []struct {
-		name   string
-		mod    func(*chainOpts)
-		tamper func(t *testing.T, f *fx, req *Request, v *Verifier)
-		want   func(c *chainT) []finding
-		ok     bool
-		check  func(t *testing.T, results []Result, sum *Summary)
-	}{
+	return []findingCase{
 		{name: "valid", want: func(*chainT) []finding { return nil }, ok: true,
 			check: func(t *testing.T, _ []Result, sum *Summary) {
 				if sum.Digests != (Counts{Valid: 6}) || sum.LogFiles != (Counts{Valid: 12}) {
@@ -241,7 +248,7 @@ func TestFindings(t *testing.T) {
 		}},
 		// A plain download: the newest digest cannot be proven; every other
 		// one is, through the signature the next one records.
-		{name: "no sidecars", mod: func(o *chainOpts) { o.NoSidecars = true }, ok: true,
+		{name: "no sidecars", mod: func(o *chainOpts) { o.NoSidecars = true }, ok: true, local: true,
 			want: func(c *chainT) []finding {
 				return []finding{{DigestUnverified, base(c.Digests[5])}, {LogFileUnverified, base(c.LogFiles[5][0])}, {LogFileUnverified, base(c.LogFiles[5][1])}}
 			}, check: func(t *testing.T, _ []Result, sum *Summary) {
@@ -277,7 +284,10 @@ func TestFindings(t *testing.T) {
 			}
 		}},
 	}
-	for _, tc := range tests {
+}
+
+func TestFindings(t *testing.T) {
+	for _, tc := range findingCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFx(t, tc.mod)
@@ -286,19 +296,25 @@ func TestFindings(t *testing.T) {
 				tc.tamper(t, f, &req, v)
 			}
 			results, sum := runVerify(t, v, req)
-			if got, want := findings(results), tc.want(f.c); !slices.Equal(got, want) {
-				t.Errorf("findings:\n got %v\nwant %v", got, want)
-				for _, r := range results {
-					t.Log(r.Message, r.Detail)
-				}
-			}
-			if sum.OK() != tc.ok {
-				t.Errorf("OK() = %v, want %v (invalid %d)", sum.OK(), tc.ok, sum.Invalid)
-			}
-			if tc.check != nil {
-				tc.check(t, results, sum)
-			}
+			checkFindings(t, tc, f, results, sum)
 		})
+	}
+}
+
+// checkFindings compares a run's results with the case's expectations.
+func checkFindings(t *testing.T, tc findingCase, f *fx, results []Result, sum *Summary) {
+	t.Helper()
+	if got, want := findings(results), tc.want(f.c); !slices.Equal(got, want) {
+		t.Errorf("findings:\n got %v\nwant %v", got, want)
+		for _, r := range results {
+			t.Log(r.Message, r.Detail)
+		}
+	}
+	if sum.OK() != tc.ok {
+		t.Errorf("OK() = %v, want %v (invalid %d)", sum.OK(), tc.ok, sum.Invalid)
+	}
+	if tc.check != nil {
+		tc.check(t, results, sum)
 	}
 }
 

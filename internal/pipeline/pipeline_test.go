@@ -3,12 +3,15 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +97,7 @@ func (a *fakeAppender) Commit(context.Context) error {
 		a.s.events[id]++
 	}
 	for _, o := range a.objects {
-		a.s.ledger[store.LedgerKey(o.Object)] = store.LedgerEntry{Key: store.LedgerKey(o.Object), Size: o.Object.Size, Records: o.Records, Error: o.Error}
+		a.s.ledger[store.LedgerKey(o.Object)] = store.LedgerEntry{Key: store.LedgerKey(o.Object), Size: o.Object.Size, Records: o.Records, Error: o.Error, SHA256: o.SHA256}
 	}
 	a.s.quar = append(a.s.quar, a.quar...)
 	a.s.pending, a.objects, a.quar = nil, nil, nil
@@ -392,4 +395,96 @@ func TestObserveSeesEveryRecord(t *testing.T) {
 	if len(seen) != 3 {
 		t.Fatalf("observed %v", seen)
 	}
+}
+
+// TestLogFileHashInLedger: a CloudTrail log file's SHA-256 over its
+// uncompressed bytes (every gzip member, or the bytes as stored when not
+// gzip'd) goes to the ledger, for digest validation; other objects get
+// none.
+func TestLogFileHashInLedger(t *testing.T) {
+	const dir = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/"
+	one, two := records("h1", "h2"), records("h3")
+	multi := append(gz(t, one[:20]), gz(t, one[20:])...)
+	files := map[string][]byte{
+		dir + "111122223333_CloudTrail_us-east-1_20261101T1000Z_aaaaaaaaaaaaaaaa.json.gz": gz(t, one),
+		dir + "111122223333_CloudTrail_us-east-1_20261101T1005Z_bbbbbbbbbbbbbbbb.json.gz": multi,
+		dir + "111122223333_CloudTrail_us-east-1_20261101T1010Z_cccccccccccccccc.json":    []byte(two),
+		"2026-11-01-10-00-00-0123456789ABCDEF":                                            []byte(accessLine + "\n"),
+	}
+	var order []string
+	for k := range files {
+		order = append(order, k)
+	}
+	st := newFakeStore()
+	if _, err := Run(t.Context(), newMemSource(st, files, order), st, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		dir + "111122223333_CloudTrail_us-east-1_20261101T1000Z_aaaaaaaaaaaaaaaa.json.gz": hexSHA256(one),
+		dir + "111122223333_CloudTrail_us-east-1_20261101T1005Z_bbbbbbbbbbbbbbbb.json.gz": hexSHA256(one),
+		dir + "111122223333_CloudTrail_us-east-1_20261101T1010Z_cccccccccccccccc.json":    hexSHA256(two),
+		"2026-11-01-10-00-00-0123456789ABCDEF":                                            "",
+	}
+	for k, w := range want {
+		e, ok := st.ledger[store.LedgerKey(event.ObjectRef{Key: k})]
+		if !ok || e.SHA256 != w {
+			t.Errorf("%s: ledger %+v, want sha256 %q", k, e, w)
+		}
+	}
+}
+
+func hexSHA256(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// BenchmarkLogFileHash measures what hashing CloudTrail log files at
+// ingest costs: the same gzip'd log files, named as CloudTrail log files
+// (hashed) and not (not hashed), through the pipeline into an in-memory
+// store (so the parse and the hash are all there is):
+//
+//	go test -tags duckdb_arrow -run XXX -bench LogFileHash -cpu 2 ./internal/pipeline/
+func BenchmarkLogFileHash(b *testing.B) {
+	const files, perFile = 32, 1000
+	var ev strings.Builder
+	for i := range perFile {
+		if i > 0 {
+			ev.WriteByte(',')
+		}
+		fmt.Fprintf(&ev, `{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:alice","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice","accountId":"111122223333","accessKeyId":"ASIAEXAMPLE%04d","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::111122223333:role/Admin","accountId":"111122223333","userName":"Admin"},"attributes":{"creationDate":"2026-11-01T09:00:00Z","mfaAuthenticated":"true"}}},"eventTime":"2026-11-01T10:%02d:%02dZ","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.%d","userAgent":"aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64","requestParameters":{"instancesSet":{},"filterSet":{"items":[{"name":"tag:env","valueSet":{"items":[{"value":"prod"}]}}]}},"responseElements":null,"requestID":"%08x-1111-2222-3333-444455556666","eventID":"%08x-aaaa-bbbb-cccc-ddddeeeeffff","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"ec2.us-east-1.amazonaws.com"}}`,
+			i, i%60, i%60, i%250, i, i)
+	}
+	data := gz(b, `{"Records":[`+ev.String()+`]}`)
+	for _, named := range []string{"hashed", "not-hashed"} {
+		b.Run(named, func(b *testing.B) {
+			fs := map[string][]byte{}
+			var order []string
+			for i := range files {
+				k := fmt.Sprintf("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T10%02dZ_%016d.json.gz", i%60, i)
+				if named == "not-hashed" {
+					k = fmt.Sprintf("other/%d.json.gz", i)
+				}
+				fs[k] = data
+				order = append(order, k)
+			}
+			b.SetBytes(int64(files * len(data)))
+			cpu0 := cpuTime()
+			for b.Loop() {
+				st := newFakeStore()
+				if _, err := Run(b.Context(), newMemSource(st, fs, order), st, Options{Workers: 2}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*files*perFile), "ns/event")
+			// CPU time is what a shared machine measures best.
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*files*perFile), "cpu-ns/event")
+		})
+	}
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/klauspost/compress/gzip"
@@ -29,6 +32,7 @@ type worker struct {
 	batch  event.Batch
 	counts countingReader
 	whole  []byte // a small object's stored bytes, read at once
+	sha    hash.Hash
 }
 
 // wholeLimit is the largest object read into memory before decompressing:
@@ -124,6 +128,17 @@ func (w *worker) parse(ctx context.Context, obj *Object, msgs chan<- message, re
 		}
 		r = w.gz
 	}
+	// A CloudTrail log file's SHA-256 over its uncompressed bytes (what
+	// its digest lists) is kept in the ledger, so that digests can be
+	// validated without reading the file again.
+	hashing := obj.Kind == event.KindCloudTrail || (obj.Kind == event.KindUnknown && event.ClassifyKey(obj.Ref.Key).Kind == event.KindCloudTrail)
+	if hashing {
+		if w.sha == nil {
+			w.sha = sha256.New()
+		}
+		w.sha.Reset()
+		r = io.TeeReader(r, w.sha)
+	}
 	w.plain.Reset(r)
 	head, err := w.plain.Peek(4096)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -178,6 +193,12 @@ func (w *worker) parse(ctx context.Context, obj *Object, msgs chan<- message, re
 	}
 	if err != nil {
 		return describeReadErr(err)
+	}
+	if hashing && res.kind == event.KindCloudTrail {
+		if _, err := io.Copy(io.Discard, w.plain); err != nil { // the rest, if the parser stopped early
+			return describeReadErr(err)
+		}
+		res.sha256 = hex.EncodeToString(w.sha.Sum(nil))
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ type ObjectStatus struct {
 	Records int    // records read from the object
 	Skipped int    // records skipped as bad
 	Error   string // why the object was (partly) quarantined; empty when fully ingested
+	// SHA256 is the hex SHA-256 of a CloudTrail log file's uncompressed
+	// bytes (what its digest lists), "" for other objects.
+	SHA256 string
 }
 
 // Quarantined is an object, or part of one, that was not ingested.
@@ -71,6 +74,7 @@ type LedgerEntry struct {
 	Size    int64
 	Records int
 	Error   string
+	SHA256  string // see ObjectStatus.SHA256; "" when not computed
 }
 
 // Querier runs read-only SQL.

@@ -93,8 +93,8 @@ type Source struct {
 	// retryDue holds the messages handed back for a retry, by ID, with when
 	// they become visible again: a drain waits for them.
 	retryDue map[string]time.Time
-	slot     chan struct{}     // signalled when a message leaves inflight
-	starved  chan struct{}     // signalled when Next waits for a slot
+	slot     chan struct{} // signalled when a message leaves inflight
+	starved  chan struct{} // signalled when Next waits for a slot
 	deletes  []string
 	stopped  bool
 	started  bool

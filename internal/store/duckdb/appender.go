@@ -483,13 +483,13 @@ func (a *Appender) writeLedger(ctx context.Context) error {
 	now := a.s.opts.Now().UTC().UnixMicro()
 	if len(a.objects) > 0 {
 		var t table
-		var key, uri, kind, etag, errText strCol
+		var key, uri, kind, etag, errText, sha strCol
 		size, records, skipped, at := newInt64Col(), newInt64Col(), newInt64Col(), newTimeCol()
 		for _, c := range []struct {
 			n string
 			c column
 		}{{"object_key", &key}, {"uri", &uri}, {"kind", &kind}, {"size", size}, {"etag", &etag},
-			{"records", records}, {"skipped", skipped}, {"error", &errText}, {"ingested_at", at}} {
+			{"records", records}, {"skipped", skipped}, {"error", &errText}, {"ingested_at", at}, {"sha256", &sha}} {
 			t.add(c.n, c.c)
 		}
 		seen := map[string]bool{}
@@ -509,6 +509,7 @@ func (a *Appender) writeLedger(ctx context.Context) error {
 			skipped.add(int64(o.Skipped))
 			errText.opt(o.Error, false)
 			at.add(now)
+			sha.opt(o.SHA256, false)
 			t.rows++
 		}
 		rec := t.record()

@@ -275,13 +275,13 @@ func (s *Store) Ledger(ctx context.Context, keys []string) (map[string]store.Led
 			args[i] = k
 		}
 		rows, err := s.db.QueryContext(ctx,
-			`SELECT object_key, size, records, coalesce(error, '') FROM tw_objects WHERE object_key IN (`+placeholders(len(part))+`)`, args...)
+			`SELECT object_key, size, records, coalesce(error, ''), coalesce(sha256, '') FROM tw_objects WHERE object_key IN (`+placeholders(len(part))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read object ledger: %w", err)
 		}
 		for rows.Next() {
 			var e store.LedgerEntry
-			if err := rows.Scan(&e.Key, &e.Size, &e.Records, &e.Error); err != nil {
+			if err := rows.Scan(&e.Key, &e.Size, &e.Records, &e.Error, &e.SHA256); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("read object ledger: %w", err)
 			}

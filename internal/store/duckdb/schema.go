@@ -79,7 +79,10 @@ var ddl = []string{
 		records BIGINT,
 		skipped BIGINT,
 		error VARCHAR,                  -- why it was (partly) quarantined
-		ingested_at TIMESTAMPTZ)`,
+		ingested_at TIMESTAMPTZ,
+		sha256 VARCHAR)                 -- SHA-256 of a CloudTrail log file's uncompressed bytes`,
+	// Databases made before the sha256 column.
+	`ALTER TABLE tw_objects ADD COLUMN IF NOT EXISTS sha256 VARCHAR`,
 	`CREATE TABLE IF NOT EXISTS quarantine (
 		object VARCHAR, kind VARCHAR, reason VARCHAR, size BIGINT, time TIMESTAMPTZ)`,
 	`CREATE TABLE IF NOT EXISTS tw_checkpoints (name VARCHAR PRIMARY KEY, value VARCHAR, updated_at TIMESTAMPTZ)`,
