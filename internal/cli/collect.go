@@ -20,6 +20,7 @@ import (
 	"github.com/trailwatch/trailwatch/internal/collector"
 	"github.com/trailwatch/trailwatch/internal/config"
 	"github.com/trailwatch/trailwatch/internal/event"
+	"github.com/trailwatch/trailwatch/internal/integrity"
 	"github.com/trailwatch/trailwatch/internal/pipeline"
 	"github.com/trailwatch/trailwatch/internal/source/dir"
 	"github.com/trailwatch/trailwatch/internal/source/poll"
@@ -56,6 +57,7 @@ type runFlags struct {
 	progress     string
 	kinds        string
 	noDetect     bool
+	noIntegrity  bool
 	rules        ruleFlags
 	alertsConfig string
 }
@@ -118,6 +120,7 @@ func (f *runFlags) register(cmd *cobra.Command, listen string) {
 	fl.StringVar(&f.progress, "progress", "auto", "progress line: auto (on a terminal), always, never")
 	fl.StringVar(&f.kinds, "kinds", "", "collect only these kinds: cloudtrail, digest, insight, s3access (comma-separated)")
 	fl.BoolVar(&f.noDetect, "no-detect", false, "do not run the detection rules")
+	fl.BoolVar(&f.noIntegrity, "no-integrity", false, "do not validate the collected digest files")
 	fl.StringVar(&f.alertsConfig, "alerts-config", "", "alert grouping, suppressions and sinks (YAML; see docs/detect.md)")
 	f.rules.register(fl, "low")
 }
@@ -320,6 +323,15 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 		}
 		popts.Observe = det.eng.Observe
 	}
+	var mon *integrity.Monitor
+	if f.noIntegrity {
+		cfg.Integrity.Disabled = true
+	}
+	if !cfg.Integrity.Disabled {
+		if mon, err = a.integrityMonitor(ctx, cfg, st, det); err != nil {
+			return err
+		}
+	}
 	c := collector.New(collector.Options{
 		Sources:   sources,
 		Store:     st,
@@ -338,8 +350,25 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 		a.log.Info("trailwatch collector starting", "version", Version, "sources", len(sources), "store", cfg.Store.Path, "workers", workers)
 	}
 	done := a.startCollectProgress(c, sources, f.progress, mode)
+	monDone := make(chan struct{})
+	monCtx, stopMon := context.WithCancel(ctx)
+	if mon != nil {
+		go func() { defer close(monDone); _ = mon.Run(monCtx) }()
+	} else {
+		close(monDone)
+	}
 	sum, err := c.Run(ctx)
 	done()
+	stopMon()
+	<-monDone
+	if mon != nil && ctx.Err() == nil {
+		// A last pass over what this run stored.
+		if s, merr := mon.Check(ctx); merr != nil {
+			a.log.Warn("validate digests", "err", merr)
+		} else if s.Digests > 0 || len(s.Results) > 0 {
+			fmt.Fprintf(a.stderr, "integrity: %d digests checked, %d findings (trailwatch verify --status)\n", s.Digests, len(s.Results))
+		}
+	}
 	if det != nil {
 		if derr := det.finish(ctx); derr != nil {
 			a.log.Error("finish detection", "err", derr)
@@ -366,6 +395,45 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 		return &ExitError{Code: ExitQuarantined, Err: fmt.Errorf("%d object(s) quarantined; see the list above or SELECT * FROM quarantine", sum.Quarantined)}
 	}
 	return nil
+}
+
+// integrityMonitor validates the digests the collector stores: public keys
+// from the configured file or CloudTrail, log files missing from the ledger
+// read from their bucket, findings to the alert pipeline.
+func (a *app) integrityMonitor(ctx context.Context, cfg *config.Config, st *duckdb.Store, det *detection) (*integrity.Monitor, error) {
+	o := integrity.MonitorOptions{DB: st.DB(), Checkpoints: st, Grace: time.Duration(cfg.Integrity.Grace), Log: a.log.With("component", "integrity")}
+	if det != nil {
+		o.Emit = det.mgr.Add
+	}
+	var sess *awsapi.Session
+	for _, sc := range cfg.Sources {
+		if sc.Type == config.TypeSQS || sc.Type == config.TypeS3 {
+			c := sc.Credentials(cfg.AWS)
+			var err error
+			sess, err = awsapi.New(ctx, awsapi.Config{Profile: c.Profile, Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
+				SessionName: c.SessionName, Duration: time.Duration(c.SessionDuration), EndpointURL: c.EndpointURL, S3PathStyle: c.S3PathStyle, Logger: a.log})
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	switch {
+	case cfg.Integrity.PublicKeys != "":
+		keys := &integrity.StaticKeys{}
+		for _, spec := range splitList(cfg.Integrity.PublicKeys) {
+			if err := keys.LoadFile(spec); err != nil {
+				return nil, usageError("integrity public_keys: %v", err)
+			}
+		}
+		o.Keys = keys
+	case sess != nil:
+		o.Keys = integrity.CloudTrailKeys{Session: sess}
+	}
+	if sess != nil {
+		o.Buckets = integrity.S3Buckets{S3: sess.S3("")}
+	}
+	return integrity.NewMonitor(o), nil
 }
 
 // buildSources turns the configured sources into running ones, one AWS

@@ -197,7 +197,7 @@ Quick start:
 	root.AddCommand(a.ingestCommand(), a.queryCommand(), a.searchCommand(), a.statsCommand(),
 		a.retainCommand(), a.eventCommand(), a.demoCommand(), a.genCommand(), a.benchCommand(), a.versionCommand(), a.verifyCommand(),
 		a.collectCommand(), a.backfillCommand(), a.runCommand(),
-		a.detectCommand(), a.huntCommand(), a.rulesCommand(), a.alertsCommand(),
+		a.detectCommand(), a.huntCommand(), a.rulesCommand(), a.alertsCommand(), a.downloadCommand(),
 		a.auditCommand(), a.setupCommand())
 	return root
 }

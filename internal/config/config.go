@@ -30,6 +30,20 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	Log     Log      `yaml:"log"`
 	Detect  Detect   `yaml:"detect"`
+	// Integrity validates each collected digest file (see docs/integrity.md).
+	Integrity Integrity `yaml:"integrity"`
+}
+
+// Integrity configures the continuous validation of digest chains.
+type Integrity struct {
+	Disabled bool `yaml:"disabled"`
+	// PublicKeys is the output of aws cloudtrail list-public-keys
+	// ([REGION=]FILE); default: CloudTrail ListPublicKeys with the first
+	// AWS source's credentials (needs cloudtrail:ListPublicKeys).
+	PublicKeys string `yaml:"public_keys"`
+	// Grace is how long after an hourly digest is due it is reported
+	// missing; default 2h.
+	Grace Duration `yaml:"grace"`
 }
 
 // Detect configures the detection rules run on every collected record.

@@ -61,6 +61,8 @@ log:
   level: warn
 aws:
   s3_path_style: true
+integrity:
+  public_keys: %s
 sources:
   - name: queue
     type: sqs
@@ -70,7 +72,7 @@ sources:
     type: s3
     bucket: %s
     interval: 10s
-`, filepath.Join(dir, "tw.duckdb"), addr, qURL, polled)
+`, filepath.Join(dir, "tw.duckdb"), addr, filepath.Join(root, "public-keys.json"), qURL, polled)
 	path := filepath.Join(dir, "trailwatch.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -144,6 +146,25 @@ sources:
 	}
 	if n := queryInt(t, filepath.Join(dir, "tw.duckdb"), "SELECT count(DISTINCT source_object) FROM s3_access_logs"); n != accessLogs {
 		t.Errorf("access log objects = %d, want %d", n, accessLogs)
+	}
+	// Every collected digest was validated: signatures, chain links and
+	// the log files' hashes taken at ingest (the chains are overdue: the
+	// logs are weeks old).
+	var digests int64
+	for _, o := range objs {
+		if o.Kind == event.KindDigest {
+			digests++
+		}
+	}
+	db := filepath.Join(dir, "tw.duckdb")
+	if n := queryInt(t, db, "SELECT sum(digests_valid) FROM integrity_status"); n != digests {
+		t.Errorf("digests valid = %d, want %d", n, digests)
+	}
+	if n := queryInt(t, db, "SELECT sum(digests_invalid + logs_invalid + digests_unverified + logs_unverified) FROM integrity_status"); n != 0 {
+		t.Errorf("%d digests or log files invalid or unverified: %s", n, queryString(t, db, "SELECT string_agg(kind || ' ' || object || ': ' || message, '; ') FROM integrity_findings"))
+	}
+	if n := queryInt(t, db, "SELECT sum(logs_valid) FROM integrity_status"); n == 0 {
+		t.Error("no log file validated against its digest")
 	}
 }
 
