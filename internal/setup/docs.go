@@ -434,6 +434,9 @@ func (p *Params) collectorPolicy(withKey bool) *Policy {
 		{Sid: "ConsumeNotifications", Effect: "Allow", Action: Values{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}, Resource: Values{p.QueueARN()}},
 		{Sid: "ReadLogFiles", Effect: "Allow", Action: Values{"s3:GetObject"}, Resource: read.objects},
 		{Sid: "ListLogFiles", Effect: "Allow", Action: Values{"s3:ListBucket"}, Resource: Values{p.BucketARN()}, Condition: Conditions{}.add("StringLike", "s3:prefix", read.prefixes...)},
+		// The collector validates each digest's signature with CloudTrail's
+		// public keys; ListPublicKeys has no resource-level permissions.
+		{Sid: "ValidateDigests", Effect: "Allow", Action: Values{"cloudtrail:ListPublicKeys"}, Resource: Values{"*"}},
 	}}
 	if withKey {
 		pol.Statement = append(pol.Statement, Statement{Sid: "DecryptLogFiles", Effect: "Allow", Action: Values{"kms:Decrypt"}, Resource: Values{p.keyRef()},
