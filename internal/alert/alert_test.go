@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -245,4 +246,104 @@ func counterValue(t *testing.T, c prometheus.Metric) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestForgetPersistedAlerts checks that a long-running ingest holds only
+// recent alerts: persisted alerts without findings for two group windows
+// leave memory, a late finding adds to the stored alert without notifying
+// the sinks again, and hunts keep every alert.
+func TestForgetPersistedAlerts(t *testing.T) {
+	var mu sync.Mutex
+	clock := t0
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	st := &memStore{}
+	sink := &countingSink{}
+	m, err := NewManager(Config{}, Options{Store: st, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.sinks = append(m.sinks, newDispatcher(SinkConfig{Name: "count", QueueSize: 100, Timeout: time.Second}, sink, m.m, m.log))
+	ctx := context.Background()
+	for i := range 50 {
+		m.Add(finding("r", fmt.Sprint("p", i), t0))
+	}
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := m.Stats().Held; h != 50 {
+		t.Fatalf("held %d, want 50", h)
+	}
+	advance(90 * time.Minute)
+	m.Add(finding("r", "p0", t0.Add(time.Minute))) // p0 stays recent
+	advance(90 * time.Minute)
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := m.Stats().Held; h != 1 {
+		t.Fatalf("held %d after three hours, want 1", h)
+	}
+	m.Add(finding("r", "p1", t0.Add(2*time.Minute))) // late finding of a forgotten alert
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := sink.count(); n != 50 {
+		t.Errorf("sinks notified %d times, want 50 (once per alert)", n)
+	}
+	for _, a := range st.alerts {
+		want := int64(1)
+		if a.Principal == "p0" || a.Principal == "p1" {
+			want = 2
+		}
+		if a.Count != want {
+			t.Errorf("%s: stored count %d, want %d", a.Principal, a.Count, want)
+		}
+	}
+	if len(st.alerts) != 50 {
+		t.Errorf("%d stored alerts, want 50", len(st.alerts))
+	}
+
+	// A hunt keeps every alert to print them.
+	h, _ := NewManager(Config{}, Options{Store: &memStore{}, Replace: true, Now: now})
+	h.Add(finding("r", "p", t0))
+	advance(10 * time.Hour)
+	if err := h.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Alerts()) != 1 {
+		t.Error("a hunt forgot an alert")
+	}
+}
+
+// countingSink counts the alerts sent to it.
+type countingSink struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *countingSink) Send(context.Context, Alert) error {
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *countingSink) Close() error { return nil }
+
+func (s *countingSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// BenchmarkAdd measures grouping one finding into an existing alert (the
+// common case: a noisy rule).
+func BenchmarkAdd(b *testing.B) {
+	m, _ := NewManager(Config{}, Options{Store: &memStore{}})
+	f := finding("r", "arn:aws:iam::111122223333:user/a", t0)
+	b.ReportAllocs()
+	for i := range b.N {
+		f.Time = t0.Add(time.Duration(i%3600) * time.Second)
+		m.Add(f)
+	}
 }

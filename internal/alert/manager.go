@@ -52,6 +52,7 @@ type Manager struct {
 	alerts    map[string]*Alert
 	dirty     map[string]bool
 	persisted map[string]int64
+	forgotten map[string]time.Time // alerts dropped from memory after being persisted, and when
 
 	findings, created, suppressed atomic.Int64
 	closed                        atomic.Bool
@@ -80,7 +81,7 @@ func NewManager(cfg Config, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	mgr := &Manager{cfg: cfg, opts: opts, minLevel: lvl, log: opts.Logger, m: m,
-		alerts: map[string]*Alert{}, dirty: map[string]bool{}, persisted: map[string]int64{}}
+		alerts: map[string]*Alert{}, dirty: map[string]bool{}, persisted: map[string]int64{}, forgotten: map[string]time.Time{}}
 	if opts.Notify {
 		for _, sc := range cfg.Sinks {
 			s, err := NewSink(sc)
@@ -122,11 +123,15 @@ func (m *Manager) Add(f detect.Finding) {
 	}
 	m.dirty[id] = true
 	var fresh Alert
+	_, known := m.forgotten[id]
 	if !ok {
 		fresh = clone(a)
+		delete(m.forgotten, id)
 	}
 	m.mu.Unlock()
-	if ok {
+	if ok || known {
+		// Known alert (in memory, or persisted and forgotten): the sinks
+		// were told when it was created.
 		return
 	}
 	m.created.Add(1)
@@ -166,10 +171,12 @@ func (m *Manager) Flush(ctx context.Context) error {
 		batch = append(batch, a)
 	}
 	m.dirty = map[string]bool{}
-	m.mu.Unlock()
 	if len(batch) == 0 {
+		m.forget()
+		m.mu.Unlock()
 		return nil
 	}
+	m.mu.Unlock()
 	Sort(batch)
 	if err := m.opts.Store.UpsertAlerts(ctx, batch, !m.opts.Replace); err != nil {
 		m.mu.Lock()
@@ -183,14 +190,47 @@ func (m *Manager) Flush(ctx context.Context) error {
 	for id, n := range counts {
 		m.persisted[id] = n
 	}
+	m.forget()
 	m.mu.Unlock()
 	return nil
 }
 
+// forgetAfter is how long (wall clock) an alert stays in memory after its
+// last finding, and forgottenFor how long a forgotten alert's ID is kept so
+// that a late finding does not notify the sinks again.
+func (m *Manager) forgetAfter() time.Duration { return max(2*m.cfg.GroupWindow, time.Hour) }
+
+const forgottenFor = 24 * time.Hour
+
+// forget drops from memory the persisted alerts (ingest mode only) that
+// had no finding for forgetAfter, so that a collector running for weeks
+// holds only recent alerts; a later finding of a forgotten alert adds to
+// the stored one. m.mu is held.
+func (m *Manager) forget() {
+	if m.opts.Store == nil || m.opts.Replace {
+		return // detect and hunt keep every alert of the run to print them
+	}
+	now := m.opts.Now()
+	for id, a := range m.alerts {
+		if !m.dirty[id] && now.Sub(a.UpdatedAt) > m.forgetAfter() {
+			delete(m.alerts, id)
+			delete(m.persisted, id)
+			m.forgotten[id] = now
+		}
+	}
+	for id, at := range m.forgotten {
+		if now.Sub(at) > forgottenFor {
+			delete(m.forgotten, id)
+		}
+	}
+}
+
 // Close persists what is left and waits (until ctx is done) for the sinks
-// to deliver what they hold.
+// to deliver what they hold. Closing again only persists.
 func (m *Manager) Close(ctx context.Context) error {
-	m.closed.Store(true)
+	if !m.closed.CompareAndSwap(false, true) {
+		return m.Flush(ctx)
+	}
 	err := m.Flush(ctx)
 	var errs []error
 	for _, d := range m.sinks {
@@ -205,7 +245,10 @@ func (m *Manager) closeSinks() {
 	}
 }
 
-// Alerts returns the alerts of this run, sorted.
+// Alerts returns the alerts of this run held in memory, sorted. When
+// alerts are persisted by ingest (a Store and not Replace), alerts without
+// findings for twice the group window (at least an hour) are dropped from
+// memory after they are stored, and are no longer listed here.
 func (m *Manager) Alerts() []Alert {
 	m.mu.Lock()
 	out := make([]Alert, 0, len(m.alerts))
@@ -222,11 +265,15 @@ type Stats struct {
 	Findings   int64 // findings received
 	Alerts     int64 // alerts created
 	Suppressed int64 // findings dropped by suppressions
+	Held       int   // alerts held in memory
 }
 
 // Stats returns the manager's counters.
 func (m *Manager) Stats() Stats {
-	return Stats{Findings: m.findings.Load(), Alerts: m.created.Load(), Suppressed: m.suppressed.Load()}
+	m.mu.Lock()
+	held := len(m.alerts)
+	m.mu.Unlock()
+	return Stats{Findings: m.findings.Load(), Alerts: m.created.Load(), Suppressed: m.suppressed.Load(), Held: held}
 }
 
 // metrics are the Prometheus counters of alerting.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -49,7 +50,8 @@ func (f *ruleFlags) level() (detect.Level, error) {
 }
 
 // loadRules returns the built-in pack (unless --no-builtin) and the rules of
-// --rules and extra paths.
+// --rules and extra paths. When files cannot be read or are not YAML, the
+// error lists them and the rules of the other files are returned with it.
 func (a *app) loadRules(f ruleFlags, extra ...string) ([]*detect.Rule, error) {
 	var rules []*detect.Rule
 	if !f.noBuiltin {
@@ -62,10 +64,10 @@ func (a *app) loadRules(f ruleFlags, extra ...string) ([]*detect.Rule, error) {
 	paths := append(append([]string(nil), f.dirs...), extra...)
 	if len(paths) > 0 {
 		r, err := detect.LoadPaths(paths)
-		if err != nil {
-			return nil, err
-		}
 		rules = append(rules, r...)
+		if err != nil {
+			return rules, err
+		}
 	}
 	if len(rules) == 0 {
 		return nil, usageError("no rules: give --rules DIR or leave out --no-builtin")
@@ -259,10 +261,16 @@ type detectionOptions struct {
 	store        alert.Store // nil: alerts are not persisted
 	replace      bool        // hunts: keep the larger count instead of adding
 	notify       bool        // send new alerts to the configured sinks
+	// registerer receives the alerting metrics (findings, alerts,
+	// deliveries by sink and result, retries); nil: not exported.
+	registerer prometheus.Registerer
+	// flushEvery is how often alerts are persisted; default 15s.
+	flushEvery time.Duration
 }
 
 // startDetection loads the rules and the alerts configuration and starts
-// the alert manager, which persists alerts every 15 seconds until finish.
+// the alert manager. Until finish, every flushEvery (15 seconds) closed
+// correlation windows are expired and alerts are persisted.
 func (a *app) startDetection(ctx context.Context, o detectionOptions) (*detection, error) {
 	lvl, err := o.rules.level()
 	if err != nil {
@@ -276,7 +284,7 @@ func (a *app) startDetection(ctx context.Context, o detectionOptions) (*detectio
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := alert.NewManager(cfg, alert.Options{Store: o.store, Replace: o.replace, Notify: o.notify, Logger: a.log})
+	mgr, err := alert.NewManager(cfg, alert.Options{Store: o.store, Replace: o.replace, Notify: o.notify, Registerer: o.registerer, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -285,29 +293,67 @@ func (a *app) startDetection(ctx context.Context, o detectionOptions) (*detectio
 		_ = mgr.Close(ctx)
 		return nil, err
 	}
+	if o.registerer != nil {
+		if err := registerEngineMetrics(o.registerer, eng); err != nil {
+			_ = mgr.Close(ctx)
+			return nil, err
+		}
+	}
 	d := &detection{eng: eng, mgr: mgr, start: time.Now()}
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(15 * time.Second)
+		every := o.flushEvery
+		if every <= 0 {
+			every = 15 * time.Second
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
+				eng.Expire()
 				if err := mgr.Flush(ctx); err != nil {
 					a.log.Warn("persist alerts", "err", err)
 				}
 			}
 		}
 	}()
+	var once sync.Once
 	d.stop = func() {
-		close(done)
+		once.Do(func() { close(done) })
 		<-stopped
 	}
 	return d, nil
+}
+
+// registerEngineMetrics exports the engine's counters, read at scrape time.
+func registerEngineMetrics(reg prometheus.Registerer, eng *detect.Engine) error {
+	stat := func(f func(detect.Stats) float64) func() float64 {
+		return func() float64 { return f(eng.Stats()) }
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "trailwatch_detect_records_total",
+			Help: "Records the detection rules were evaluated on."}, stat(func(s detect.Stats) float64 { return float64(s.Records) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "trailwatch_detect_rule_evaluations_total",
+			Help: "Rule evaluations (candidate rules tried on a record)."}, stat(func(s detect.Stats) float64 { return float64(s.Evaluations) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trailwatch_detect_rules",
+			Help: "Detection and correlation rules evaluated."}, stat(func(s detect.Stats) float64 { return float64(s.Rules + s.Correlations) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trailwatch_detect_rules_skipped",
+			Help: "Rules left out because of errors (trailwatch rules lint)."}, stat(func(s detect.Stats) float64 { return float64(s.Skipped) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trailwatch_detect_correlation_groups",
+			Help: "Correlation and first-seen groups held in memory."}, stat(func(s detect.Stats) float64 { return float64(s.Groups) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trailwatch_detect_correlation_entries",
+			Help: "Timestamps and values held by correlation and first-seen groups."}, stat(func(s detect.Stats) float64 { return float64(s.Entries) })),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register detection metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // finish decides the open correlation windows, persists the alerts and

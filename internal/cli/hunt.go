@@ -46,7 +46,7 @@ sent to the sinks of --alerts-config only with --notify.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.since, "since", "30d", "from this time or age (e.g. 30d, 12h, 2026-11-01)")
 	fl.StringVar(&f.until, "until", "", "up to this time or age (default: now)")
-	fl.StringVar(&f.alertsConfig, "alerts-config", "", "alert grouping, suppressions and sinks (YAML; see the README)")
+	fl.StringVar(&f.alertsConfig, "alerts-config", "", "alert grouping, suppressions and sinks (YAML; see docs/detect.md)")
 	fl.BoolVar(&f.notify, "notify", false, "send the alerts to the sinks of --alerts-config")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the alerts without recording them")
 	return cmd

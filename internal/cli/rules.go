@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -118,13 +119,22 @@ evaluated; the exit code is 1 when any rule has one.`,
 				f.noBuiltin = true
 			}
 			rules, err := a.loadRules(f, args...)
+			bad, warned := 0, 0
 			if err != nil {
-				return err
+				// Files that are not YAML (or cannot be read): report
+				// each and lint the others.
+				var ue *ExitError
+				if errors.As(err, &ue) {
+					return err
+				}
+				for _, line := range strings.Split(err.Error(), "\n") {
+					fmt.Fprintf(a.stdout, "%s\n", line)
+					bad++
+				}
 			}
 			// Building an engine finds the problems between rules
 			// (correlations referring to missing rules, duplicates).
 			_, _ = detect.NewEngine(rules, detect.Options{})
-			bad, warned := 0, 0
 			for _, r := range rules {
 				if len(r.Problems) == 0 {
 					continue
@@ -141,7 +151,7 @@ evaluated; the exit code is 1 when any rule has one.`,
 			}
 			fmt.Fprintf(a.stdout, "%d rules: %d with errors (not evaluated), %d with warnings\n", len(rules), bad, warned)
 			if bad > 0 {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d rule(s) have errors", bad)}
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d rule(s) or file(s) have errors", bad)}
 			}
 			return nil
 		},
@@ -158,7 +168,7 @@ func (a *app) rulesTestCommand() *cobra.Command {
 		Short: "Run the test events embedded in rules (the tests: attribute)",
 		Long: `Test runs each rule's test cases: the events (CloudTrail records written as
 YAML or JSON) or S3 access log lines under the rule's tests attribute, with
-whether the rule must fire. See the README for the format.`,
+whether the rule must fire. See docs/detect.md for the format.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 && len(f.dirs) == 0 {
 				f.noBuiltin = true

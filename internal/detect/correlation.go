@@ -697,6 +697,22 @@ func (c *correlator) sweep(sh *shard, now int64, all bool) []hit {
 	return out
 }
 
+// expire forgets the groups whose windows closed (by the latest event time
+// seen), deciding their bounded conditions, without touching open windows.
+func (c *correlator) expire() []hit {
+	var out []hit
+	now := c.maxTime.Load()
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		if len(sh.groups) > 0 {
+			out = append(out, c.sweep(sh, now, false)...)
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
 // flush decides every open window (end of input).
 func (c *correlator) flush() []hit {
 	var out []hit

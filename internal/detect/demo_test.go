@@ -27,6 +27,13 @@ var acceptedBenign = map[string]bool{
 // built-in pack at the default alerting level.
 func runDemo(t *testing.T, attacks bool) ([]Finding, []gen.Story, map[string]string) {
 	t.Helper()
+	f, s, n, _ := runDemoDir(t, attacks)
+	return f, s, n
+}
+
+// runDemoDir is runDemo, also returning the data directory.
+func runDemoDir(t *testing.T, attacks bool) ([]Finding, []gen.Story, map[string]string, string) {
+	t.Helper()
 	dir := t.TempDir()
 	opts := gen.Options{Dir: dir, Attacks: attacks, Workers: 2}
 	if raceEnabled {
@@ -55,7 +62,7 @@ func runDemo(t *testing.T, attacks bool) ([]Finding, []gen.Story, map[string]str
 		t.Fatal(err)
 	}
 	feedTree(t, eng, dir)
-	return out, sum.Stories, names
+	return out, sum.Stories, names, dir
 }
 
 // TestDemoBenign counts the built-in pack's findings on the demo's benign
@@ -64,7 +71,10 @@ func TestDemoBenign(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates a day of data")
 	}
-	findings, _, names := runDemo(t, false)
+	findings, _, names, dir := runDemoDir(t, false)
+	if testing.Verbose() {
+		logSigmaHQBenign(t, dir)
+	}
 	per := map[string]int{}
 	for _, f := range findings {
 		per[names[f.RuleID]]++
@@ -118,4 +128,30 @@ func compact(s []string) []string {
 		}
 	}
 	return out
+}
+
+// logSigmaHQBenign reports (without judging: they are SigmaHQ's) the
+// findings of the 57 SigmaHQ CloudTrail rules on the benign traffic.
+func logSigmaHQBenign(t *testing.T, dir string) {
+	rules, err := LoadPaths([]string{sigmaHQDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	per := map[string]int{}
+	eng, err := NewEngine(rules, Options{MinLevel: LevelLow, OnFinding: func(f Finding) {
+		mu.Lock()
+		per[f.Title+" ("+f.Level.String()+")"]++
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := feedTree(t, eng, dir)
+	total := 0
+	for k, v := range per {
+		total += v
+		t.Logf("SigmaHQ on benign traffic: %s fired %d times", k, v)
+	}
+	t.Logf("SigmaHQ on benign traffic: %d findings on %d records", total, n)
 }

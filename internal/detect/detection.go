@@ -408,7 +408,7 @@ func compileValue(r *Rule, v *yaml.Node, m modifiers) (patternGroup, error) {
 		if err != nil {
 			return nil, fmt.Errorf("|re: %q is not a regular expression trailwatch can evaluate (RE2 syntax: no lookaround or backreferences): %v", text, err)
 		}
-		return patternGroup{{op: opRe, re: re}}, nil
+		return patternGroup{{op: opRe, re: re, s: requiredLiteral(flags + text)}}, nil
 	case m.cidr:
 		pfx, err := netip.ParsePrefix(text)
 		if err != nil {

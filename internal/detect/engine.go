@@ -462,6 +462,23 @@ func (e *Engine) Flush() {
 	}
 }
 
+// Expire forgets the correlation groups whose windows have closed (by the
+// latest event time seen, plus Limits.Lateness) and emits what their
+// bounded conditions (lt, lte) decide, leaving open windows alone. The
+// engine does this by itself every few thousand records per rule; a
+// long-running process calls it periodically too, so that quiet rules free
+// their memory and decide their windows. Safe for concurrent use with
+// Observe.
+func (e *Engine) Expire() {
+	for _, c := range e.corrs {
+		for _, h := range c.expire() {
+			if c.emit {
+				e.emit(h.finding(nil, ""))
+			}
+		}
+	}
+}
+
 // Stats describes the engine's work so far.
 type Stats struct {
 	Rules        int   // detection rules evaluated

@@ -3,6 +3,7 @@ package detect
 import (
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode"
@@ -179,9 +180,38 @@ func (p *pattern) matchString(s string) bool {
 	case opGlob:
 		return globMatch(p.glob, s, p.cased)
 	case opRe:
+		if p.s != "" && !strings.Contains(s, p.s) {
+			return false // the literal every match contains is missing
+		}
 		return p.re.MatchString(s)
 	}
 	return false
+}
+
+// requiredLiteral returns the longest case-sensitive literal that every
+// match of the regular expression contains ("" when there is none), so
+// that a cheap substring test can skip most non-matching values: Go's
+// regexp only takes that shortcut for literals at the start.
+func requiredLiteral(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	re = re.Simplify()
+	var parts []*syntax.Regexp
+	switch re.Op {
+	case syntax.OpConcat:
+		parts = re.Sub
+	case syntax.OpLiteral:
+		parts = []*syntax.Regexp{re}
+	}
+	best := ""
+	for _, p := range parts {
+		if p.Op == syntax.OpLiteral && p.Flags&syntax.FoldCase == 0 && len(string(p.Rune)) > len(best) {
+			best = string(p.Rune)
+		}
+	}
+	return best
 }
 
 // matchValue reports whether one value matches the pattern.

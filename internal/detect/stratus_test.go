@@ -168,6 +168,12 @@ var stratusTechniques = []struct {
 		[]ct{{"eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "requestParameters": ct{"bucketName": "b", "bucketPolicy": ct{
 			"Statement": []ct{{"Effect": "Allow", "Principal": ct{"AWS": "arn:aws:iam::193672423079:root"}, "Action": []string{"s3:GetObject", "s3:ListBucket"}, "Resource": "arn:aws:s3:::b/*"}}}}}},
 		[]string{"tw_cis_4_8_s3_bucket_policy_changes"}},
+	{"aws.collection.ec2-console-screenshots",
+		[]ct{{"eventSource": "ec2.amazonaws.com", "eventName": "GetConsoleScreenshot", "requestParameters": ct{"instanceId": "i-0123456789abcdef0"}}},
+		[]string{"tw_ec2_console_screenshot"}},
+	{"aws.impact.ec2-deregister-ami",
+		[]ct{{"eventSource": "ec2.amazonaws.com", "eventName": "DeregisterImage", "requestParameters": ct{"imageId": "ami-0123456789abcdef0"}}},
+		[]string{"tw_ec2_ami_deregistered"}},
 	{"aws.impact.bedrock-invoke-model",
 		[]ct{{"eventSource": "bedrock.amazonaws.com", "eventName": "InvokeModel", "requestParameters": ct{"modelId": "anthropic.claude-3-haiku-20240307-v1:0"}}},
 		[]string{"tw_bedrock_model_invoked"}},
@@ -244,8 +250,6 @@ var stratusTechniques = []struct {
 // does not cover, and why.
 var stratusUncovered = map[string]string{
 	"aws.persistence.cognito-refresh-token-reuse":     "not modelled: its events belong to Cognito user pools, not to the account's IAM principals",
-	"aws.impact.ec2-deregister-ami":                   "not modelled (newer than the technique list used); DeregisterImage has no built-in rule",
-	"aws.collection.ec2-console-screenshots":          "not modelled (newer than the technique list used); GetConsoleScreenshot has no built-in rule",
 	"aws.lateral-movement.ec2-serial-console-connect": "partly: EnableSerialConsoleAccess is reported by tw_ec2_instance_connect_key_pushed",
 }
 

@@ -3,7 +3,9 @@ package duckdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +146,43 @@ func TestAlertsDuringIngest(t *testing.T) {
 	got, err := st.ListAlerts(ctx, AlertFilter{})
 	if err != nil || len(got) != 2 {
 		t.Errorf("%d alerts, %v", len(got), err)
+	}
+}
+
+// TestAlertsUpsertMany stores thousands of alerts in one call, then merges
+// them again, within the default memory limit (a hunt or a noisy rule set
+// makes that many).
+func TestAlertsUpsertMany(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "tw.duckdb"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	const n = 5000
+	alerts := make([]alert.Alert, n)
+	for i := range alerts {
+		a := testAlerts(t0)[0]
+		a.ID = fmt.Sprintf("%016x", i)
+		a.Principal = fmt.Sprintf("arn:aws:iam::111122223333:user/u%d 'o\"neil' é", i)
+		a.Details = map[string]string{"k": "line\nbreak \\ ' \""}
+		a.EventIDs = []string{fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "e2", "e3"}
+		alerts[i] = a
+	}
+	for range 2 {
+		start := time.Now()
+		if err := st.UpsertAlerts(ctx, alerts, true); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d alerts stored in %s", n, time.Since(start))
+	}
+	got, err := st.ListAlerts(ctx, AlertFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || got[0].Count != 4 || !strings.HasSuffix(got[0].Principal, ` 'o"neil' é`) ||
+		got[0].Details["k"] != "line\nbreak \\ ' \"" || len(got[0].EventIDs) != 3 {
+		t.Fatalf("%d alerts, first %+v", len(got), got[0])
 	}
 }
