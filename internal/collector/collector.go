@@ -247,7 +247,14 @@ func (c *Collector) Run(ctx context.Context) (pipeline.Summary, error) {
 		}
 	}
 	if err == nil && c.o.KeepGoing {
-		err = c.merged.Err() // every source ended; say why the failed ones did
+		// Every source ended; say why the failed ones did, unless asked to
+		// stop (a drain on SIGTERM is a clean exit; the failures were
+		// logged when they happened).
+		select {
+		case <-c.stopped:
+		default:
+			err = c.merged.Err()
+		}
 	}
 	if err != nil {
 		c.failed.Store(&err)

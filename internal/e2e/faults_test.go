@@ -172,11 +172,18 @@ func TestCollectThroughS3Faults(t *testing.T) {
 	all := strings.Join(reasons, "\n")
 	for _, wantText := range []string{
 		"s3:GetObject denied on s3://" + lost[0].Bucket + "/" + lost[0].Key,
-		"poison message: received 5 times",
+		"received 5 times without being processed",
 		"NoSuchKey",
 	} {
 		if !strings.Contains(all, wantText) {
 			t.Errorf("quarantine reasons lack %q:\n%s", wantText, all)
+		}
+	}
+	// Lost objects are quarantined under their own keys, so the ledger
+	// knows them and a backfill reads them again once readable.
+	for _, o := range lost {
+		if n := queryInt(t, db, "SELECT count(*) FROM quarantine WHERE object = 's3://"+o.Bucket+"/"+o.Key+"'"); n != 1 {
+			t.Errorf("%s quarantined %d times under its key", o.Key, n)
 		}
 	}
 	for _, wantText := range []string{"throttled", "server_error", "network", "access_denied", "not_found", "poison"} {

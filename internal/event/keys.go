@@ -91,15 +91,24 @@ func classifyAWSLogs(prefix, rest string) (KeyInfo, bool) {
 // classifyAccessLogKey recognises S3 server access log object names.
 func classifyAccessLogKey(key string) KeyInfo {
 	base := path.Base(key)
-	// YYYY-mm-DD-HH-MM-SS-UNIQUE: 19 characters of time, a dash, and an id.
-	if len(base) < 21 || base[19] != '-' {
+	// [prefix]YYYY-mm-DD-HH-MM-SS-UNIQUE: 19 characters of time, a dash,
+	// and an id. A target prefix need not end in "/" ("logs-2026-…"), so
+	// the time may start anywhere in the name.
+	at := -1
+	for i := 0; i+21 <= len(base); i++ {
+		if looksLikeLogTime(base[i:]) {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
 		return KeyInfo{}
 	}
-	t, err := time.Parse("2006-01-02-15-04-05", base[:19])
+	t, err := time.Parse("2006-01-02-15-04-05", base[at:at+19])
 	if err != nil {
 		return KeyInfo{}
 	}
-	ki := KeyInfo{Kind: KindAccessLog, Date: t, Prefix: key[:len(key)-len(base)]}
+	ki := KeyInfo{Kind: KindAccessLog, Date: t, Prefix: key[:len(key)-len(base)+at]}
 	// Partitioned: [prefix]<account>/<region>/<bucket>/YYYY/MM/DD/<name>
 	dirs := strings.Split(strings.TrimSuffix(ki.Prefix, "/"), "/")
 	if n := len(dirs); n >= 6 && isDigits(dirs[n-6], 12) {
@@ -112,6 +121,33 @@ func classifyAccessLogKey(key string) KeyInfo {
 		}
 	}
 	return ki
+}
+
+// looksLikeLogTime reports whether s starts with "DDDD-DD-DD-DD-DD-DD-"
+// followed by an alphanumeric id.
+func looksLikeLogTime(s string) bool {
+	if len(s) < 21 {
+		return false
+	}
+	for i := range 20 {
+		switch i {
+		case 4, 7, 10, 13, 16, 19:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+	}
+	for i := 20; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigits(s string, n int) bool {

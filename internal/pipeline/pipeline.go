@@ -190,6 +190,11 @@ func Run(ctx context.Context, src Source, st store.Store, opts Options) (Summary
 	}
 	defer app.Close()
 
+	// The feed and the workers stop when the writer fails: nothing more
+	// can be committed, so nothing more is read (a queue source would
+	// otherwise wait for acknowledgements forever).
+	fctx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
 	work := make(chan *Object, opts.Workers)
 	msgs := make(chan message, opts.Workers)
 	var wg sync.WaitGroup
@@ -199,7 +204,7 @@ func Run(ctx context.Context, src Source, st store.Store, opts Options) (Summary
 			defer wg.Done()
 			w := newWorker(opts)
 			for obj := range work {
-				w.process(ctx, obj, msgs)
+				w.process(fctx, obj, msgs)
 			}
 		}()
 	}
@@ -208,7 +213,7 @@ func Run(ctx context.Context, src Source, st store.Store, opts Options) (Summary
 	feedErr := make(chan error, 1)
 	go func() {
 		defer close(work)
-		feedErr <- feed(ctx, src, st, opts, work)
+		feedErr <- feed(fctx, src, st, opts, work)
 	}()
 	go func() {
 		wg.Wait()
@@ -221,6 +226,7 @@ func Run(ctx context.Context, src Source, st store.Store, opts Options) (Summary
 	}
 	werr := w.run(ctx, msgs)
 	if werr != nil {
+		stopFeed()
 		// Drain so workers can exit.
 		for m := range msgs {
 			if m.done != nil {

@@ -488,3 +488,34 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// idleSource hands out its objects, then waits like an idle queue.
+type idleSource struct{ m *memSource }
+
+func (s *idleSource) Next(ctx context.Context) (*Object, error) {
+	o, err := s.m.Next(ctx)
+	if err != io.EOF {
+		return o, err
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestWriterFailureStopsTheFeed: when a commit fails, Run returns the
+// error instead of waiting on a source that has nothing more to give.
+func TestWriterFailureStopsTheFeed(t *testing.T) {
+	files := map[string][]byte{"a.json.gz": gz(t, records("a1"))}
+	st := newFakeStore()
+	st.failAt = 1
+	src := &idleSource{newMemSource(st, files, []string{"a.json.gz"})}
+	done := make(chan error, 1)
+	go func() { _, err := Run(context.Background(), src, st, Options{Workers: 1}); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Run succeeded although the commit failed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the commit failed")
+	}
+}

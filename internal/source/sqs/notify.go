@@ -160,12 +160,9 @@ func parseEventBridge(detailType, at string, detail json.RawMessage) (Notificati
 	if err := json.Unmarshal(detail, &d); err != nil {
 		return Notification{}, fmt.Errorf("EventBridge detail: %w", err)
 	}
-	// S3 URL-encodes keys in its notifications; decoding is harmless for
-	// the log objects this collector reads, whose names never contain % or +.
-	key, err := url.QueryUnescape(d.Object.Key)
-	if err != nil {
-		key = d.Object.Key
-	}
+	// Unlike S3 event notifications, EventBridge events carry the key as
+	// it is (a ":" or "+" in a key arrives unencoded).
+	key := d.Object.Key
 	if d.Bucket.Name == "" || key == "" {
 		return Notification{}, fmt.Errorf("EventBridge event names no bucket or key")
 	}

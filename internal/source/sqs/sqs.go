@@ -86,6 +86,9 @@ type Source struct {
 	o     Options
 	kinds map[event.Kind]bool
 
+	// vis orders visibility changes: a retry's hand-back after the
+	// heartbeat that may still extend the same message.
+	vis      sync.Mutex
 	mu       sync.Mutex
 	pending  []*pipeline.Object
 	inflight map[string]*message
@@ -222,6 +225,7 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 			s.o.Logger.Warn("receive from SQS failed; retrying", "queue", s.o.Queue.URL(), "err", err, "in", backoff)
 			select {
 			case <-time.After(backoff):
+			case <-s.draining.Done():
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
@@ -248,7 +252,18 @@ func (s *Source) accept(m awsapi.Message) {
 	if !m.SentAt.IsZero() {
 		s.o.Stats.LagMillis.Store(time.Since(m.SentAt).Milliseconds())
 	}
+	s.mu.Lock()
+	if held := s.inflight[m.ID]; held != nil {
+		// Received again while its objects are still being processed (a
+		// visibility lapse, or a duplicate delivery): only the newest
+		// receipt handle can delete it.
+		held.m.ReceiptHandle, held.m.ReceiveCount = m.ReceiptHandle, m.ReceiveCount
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
 	ref := event.ObjectRef{Key: fmt.Sprintf("sqs:%s#%s", s.o.Queue.URL(), m.ID)}
+	n, err := ParseNotification([]byte(m.Body))
 	if m.ReceiveCount > s.o.MaxReceives {
 		s.o.Stats.Poison.Add(1)
 		s.mu.Lock()
@@ -258,13 +273,27 @@ func (s *Source) accept(m awsapi.Message) {
 		if last != "" {
 			last = "; last error: " + last
 		}
-		s.quarantine(m, ref, &labeled{"poison", fmt.Errorf("poison message: received %d times without being processed (limit %d)%s; body %s", m.ReceiveCount, s.o.MaxReceives, last, excerpt(m.Body))})
+		reason := &labeled{"poison", fmt.Errorf("poison message %s: received %d times without being processed (limit %d)%s", m.ID, m.ReceiveCount, s.o.MaxReceives, last)}
+		// Quarantine each announced object under its own key, so that the
+		// ledger knows it is missing and a backfill reads it again.
+		var refs []event.ObjectRef
+		if err == nil {
+			for _, a := range n.Objects {
+				if s.collects(a.Key) {
+					refs = append(refs, event.ObjectRef{Bucket: a.Bucket, Key: a.Key, Size: a.Size, ETag: a.ETag, VersionID: a.VersionID, LastModified: a.Time})
+				}
+			}
+		}
+		if len(refs) == 0 {
+			refs = []event.ObjectRef{ref}
+			reason.err = fmt.Errorf("%w; body %s", reason.err, excerpt(m.Body))
+		}
+		s.quarantine(m, reason, refs...)
 		return
 	}
-	n, err := ParseNotification([]byte(m.Body))
 	if err != nil {
 		s.o.Stats.Unparseable.Add(1)
-		s.quarantine(m, ref, &labeled{"not_a_notification", fmt.Errorf("SQS message %s: %w: %s", m.ID, err, excerpt(m.Body))})
+		s.quarantine(m, &labeled{"not_a_notification", fmt.Errorf("SQS message %s: %w: %s", m.ID, err, excerpt(m.Body))}, ref)
 		return
 	}
 	var objs []Announced
@@ -331,14 +360,16 @@ func (s *Source) collects(key string) bool {
 // quarantine hands a message that cannot be processed to the pipeline as
 // an object that fails with the reason: it is recorded in the quarantine
 // table and, once that is committed, the message is deleted.
-func (s *Source) quarantine(m awsapi.Message, ref event.ObjectRef, reason error) {
-	msg := &message{m: m, remaining: 1}
-	o := &pipeline.Object{Ref: ref}
-	o.Open = func(context.Context) (io.ReadCloser, error) { return nil, reason }
-	o.Ack = func(ctx context.Context, err error) error { s.ack(msg, err); return nil }
+func (s *Source) quarantine(m awsapi.Message, reason error, refs ...event.ObjectRef) {
+	msg := &message{m: m, remaining: len(refs)}
 	s.mu.Lock()
 	s.inflight[m.ID] = msg
-	s.pending = append(s.pending, o)
+	for _, ref := range refs {
+		o := &pipeline.Object{Ref: ref}
+		o.Open = func(context.Context) (io.ReadCloser, error) { return nil, reason }
+		o.Ack = func(ctx context.Context, err error) error { s.ack(msg, err); return nil }
+		s.pending = append(s.pending, o)
+	}
 	s.mu.Unlock()
 }
 
@@ -422,16 +453,27 @@ func (s *Source) ack(msg *message, err error) {
 		s.lastErr[msg.m.ID] = retry.Error()
 		s.retryDue[msg.m.ID] = time.Now().Add(d)
 	}
+	handle, id := msg.m.ReceiptHandle, msg.m.ID
+	if retry != nil {
+		s.bg.Add(1) // hand it back off the commit path
+	}
 	s.mu.Unlock()
 	s.signal()
 	if retry != nil {
 		s.o.Stats.Retried.Add(1)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.o.Queue.ChangeVisibility(ctx, []string{msg.m.ReceiptHandle}, d); err != nil {
-			s.o.Logger.Warn("hand a message back to the queue", "message", msg.m.ID, "err", err)
-		}
-		s.o.Logger.Info("objects of a message will be retried", "message", msg.m.ID, "in", d, "err", retry)
+		s.o.Logger.Info("objects of a message will be retried", "message", id, "in", d, "err", retry)
+		go func() {
+			defer s.bg.Done()
+			// After any heartbeat in progress, which may still hold the
+			// message: its longer visibility must not win.
+			s.vis.Lock()
+			defer s.vis.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := s.o.Queue.ChangeVisibility(ctx, []string{handle}, d); err != nil {
+				s.o.Logger.Warn("hand a message back to the queue", "message", id, "err", err)
+			}
+		}()
 	}
 }
 
@@ -446,6 +488,7 @@ func (s *Source) heartbeat() {
 			return
 		case <-t.C:
 		}
+		s.vis.Lock()
 		s.mu.Lock()
 		handles := make([]string, 0, len(s.inflight))
 		for _, m := range s.inflight {
@@ -453,11 +496,13 @@ func (s *Source) heartbeat() {
 		}
 		s.mu.Unlock()
 		if len(handles) == 0 {
+			s.vis.Unlock()
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := s.o.Queue.ChangeVisibility(ctx, handles, s.o.Visibility)
 		cancel()
+		s.vis.Unlock()
 		if err != nil {
 			s.o.Logger.Warn("extend message visibility", "queue", s.o.Queue.URL(), "err", err)
 			continue

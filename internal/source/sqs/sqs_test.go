@@ -392,6 +392,12 @@ func TestPoisonAndMissingObjects(t *testing.T) {
 	if stats.Poison.Load() != 1 || sum.Quarantined != 2 || q.remaining() != 0 {
 		t.Fatalf("poison %d quarantined %d remaining %d", stats.Poison.Load(), sum.Quarantined, q.remaining())
 	}
+	// The poison message's object is quarantined under its own key: the
+	// ledger knows it is missing, and a backfill reads it again.
+	var object string
+	if err := st.DB().QueryRow(`SELECT object FROM quarantine WHERE reason LIKE '%poison%'`).Scan(&object); err != nil || !strings.HasSuffix(object, ctKey(1)) {
+		t.Errorf("poison quarantined as %q (%v), want the announced object", object, err)
+	}
 	rows, err := st.DB().Query(`SELECT reason FROM quarantine ORDER BY reason`)
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +410,7 @@ func TestPoisonAndMissingObjects(t *testing.T) {
 		reasons = append(reasons, r)
 	}
 	all := strings.Join(reasons, "\n")
-	if !strings.Contains(all, "poison message: received 6 times") || !strings.Contains(all, "NoSuchKey") {
+	if !strings.Contains(all, "poison message m001: received 6 times") || !strings.Contains(all, "NoSuchKey") {
 		t.Fatalf("reasons:\n%s", all)
 	}
 }
