@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -94,20 +95,32 @@ func (q *Queue) Delete(ctx context.Context, handles []string) ([]string, error) 
 }
 
 // ChangeVisibility sets the visibility timeout of messages, ten per
-// request (a heartbeat extends it; 0 makes a message visible again).
+// request (a heartbeat extends it; 0 makes a message visible again). A
+// failed request does not stop the others; the failures are returned
+// together, with the entries SQS refused.
 func (q *Queue) ChangeVisibility(ctx context.Context, handles []string, timeout time.Duration) error {
+	var errs []error
 	for len(handles) > 0 {
 		n := min(len(handles), 10)
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, n)
 		for i, h := range handles[:n] {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h), VisibilityTimeout: int32(timeout / time.Second)}
 		}
-		if _, err := q.c.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(q.url), Entries: entries}); err != nil {
-			return q.s.wrap(err, "sqs:ChangeMessageVisibility", q.url)
+		out, err := q.c.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
+		switch {
+		case err != nil:
+			errs = append(errs, q.s.wrap(err, "sqs:ChangeMessageVisibility", q.url))
+			if ctx.Err() != nil {
+				return errors.Join(errs...)
+			}
+		case len(out.Failed) > 0:
+			f := out.Failed[0]
+			errs = append(errs, fmt.Errorf("sqs:ChangeMessageVisibility on %s: %d of %d messages refused: %s: %s",
+				q.url, len(out.Failed), n, aws.ToString(f.Code), aws.ToString(f.Message)))
 		}
 		handles = handles[n:]
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // QueueStats are a queue's approximate counters.
