@@ -493,7 +493,7 @@ func (a *app) buildSources(ctx context.Context, cfg *config.Config, st *duckdb.S
 				Since: sc.Since.Time, Until: sc.Until.Time, Interval: time.Duration(sc.Interval), Rewind: time.Duration(sc.Rewind),
 				Checkpoints: st, Name: fmt.Sprintf("s3/%s/%s@%s", sc.Bucket, sc.Prefix, since), S3: b, Logger: log, Stats: stats})
 			bucket, prefix := sc.Bucket, sc.Prefix
-			out = append(out, collector.Source{Name: sc.Name, Type: sc.Type, Source: s, Poll: stats,
+			out = append(out, collector.Source{Name: sc.Name, Type: sc.Type, Source: s, Poll: stats, Close: s.Close,
 				Check: func(ctx context.Context) error { _, err := b.Prefixes(ctx, bucket, prefix); return err }})
 		case config.TypeDir:
 			s, err := dir.Open(sc.Paths, a.stdin)

@@ -88,7 +88,16 @@ type Source struct {
 
 	mu    sync.Mutex
 	parts map[string]*partition // by checkpoint name
+	// saveMu serializes checkpoint writes; lastSave rate-limits them (a
+	// write per object cost a millisecond each on the commit path).
+	saveMu   sync.Mutex
+	lastSave time.Time
 }
+
+// checkpointEvery is how often advanced checkpoints are written; Close
+// writes the last ones. A crash loses at most this much progress, which
+// the ledger makes harmless (the objects are skipped when listed again).
+const checkpointEvery = time.Second
 
 // partition tracks the keys of one listing prefix in flight, to advance
 // its checkpoint past keys only when every earlier one is committed.
@@ -97,6 +106,7 @@ type partition struct {
 	inflight []string // keys handed out, in order
 	done     map[string]bool
 	mark     string // checkpoint: every key <= mark is committed
+	saved    string // the mark last written
 }
 
 // New returns a Source.
@@ -397,15 +407,56 @@ func (s *Source) advance(ctx context.Context, p *partition, key string) error {
 		p.inflight = p.inflight[1:]
 		moved = true
 	}
-	mark := p.mark
 	s.mu.Unlock()
 	if !moved || s.o.Checkpoints == nil {
 		return nil
 	}
-	if err := s.o.Checkpoints.SetCheckpoint(ctx, p.name, mark); err != nil {
-		return fmt.Errorf("save checkpoint: %w", err)
+	s.saveMu.Lock()
+	due := time.Since(s.lastSave) >= checkpointEvery
+	s.saveMu.Unlock()
+	if !due {
+		return nil
+	}
+	return s.Flush(ctx)
+}
+
+// Flush writes the checkpoints that advanced since they were last written.
+func (s *Source) Flush(ctx context.Context) error {
+	if s.o.Checkpoints == nil {
+		return nil
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.lastSave = time.Now()
+	type save struct {
+		p    *partition
+		mark string
+	}
+	var todo []save
+	s.mu.Lock()
+	for _, p := range s.parts {
+		if p.mark != p.saved {
+			todo = append(todo, save{p, p.mark})
+		}
+	}
+	s.mu.Unlock()
+	for _, t := range todo {
+		if err := s.o.Checkpoints.SetCheckpoint(ctx, t.p.name, t.mark); err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+		s.mu.Lock()
+		t.p.saved = t.mark
+		s.mu.Unlock()
 	}
 	return nil
+}
+
+// Close writes the last checkpoints, once the pipeline has acknowledged
+// what it committed.
+func (s *Source) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.Flush(ctx)
 }
 
 // dayKey is the key prefix of day d under a partition prefix, as StartAfter.

@@ -122,6 +122,9 @@ func drain(t *testing.T, s *Source) []string {
 	for {
 		o, err := s.Next(ctx)
 		if errors.Is(err, io.EOF) {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
 			return got
 		}
 		if err != nil {
@@ -210,6 +213,9 @@ func TestCheckpointWaitsForEarlierKeys(t *testing.T) {
 		keys = append(keys, o.Ref.Key)
 	}
 	mark := func() string {
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
 		for _, v := range cp.m {
 			return v
 		}
