@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"runtime/pprof"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,9 +63,10 @@ func benchIngest(b *testing.B, o gen.Options) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		sum, err := pipeline.Run(context.Background(), &onlyCloudTrail{src}, st, pipeline.Options{SkipIngested: true})
 		elapsed += time.Since(start)
+		b.Logf("%d objects in %s, %.1f s of CPU", sum.Objects, time.Since(start), (cpuTime() - cpu0).Seconds())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -135,7 +138,11 @@ func benchCollect(b *testing.B, o gen.Options) {
 			Pipeline: pipeline.Options{SkipIngested: true, Workers: benchWorkers()},
 			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
-		start := time.Now()
+		if f := os.Getenv("BENCH_PROF"); f != "" {
+			pf, _ := os.Create(f)
+			_ = pprof.StartCPUProfile(pf)
+		}
+		start, cpu0 := time.Now(), cpuTime()
 		done := make(chan error, 1)
 		go func() { _, err := c.Run(ctx); done <- err }()
 		// Time to the last commit: not the drain's final empty receive.
@@ -147,7 +154,8 @@ func benchCollect(b *testing.B, o gen.Options) {
 			}
 		}
 		elapsed += time.Since(start)
-		b.Logf("%d objects in %s, %d commits", c.Stats().Objects.Load(), time.Since(start), c.Stats().Commits.Load())
+		pprof.StopCPUProfile()
+		b.Logf("%d objects in %s, %d commits, %.1f s of CPU", c.Stats().Objects.Load(), time.Since(start), c.Stats().Commits.Load(), (cpuTime() - cpu0).Seconds())
 		events += c.Stats().Records.Load()
 		objects += c.Stats().Objects.Load()
 		c.Stop()
@@ -158,6 +166,13 @@ func benchCollect(b *testing.B, o gen.Options) {
 	}
 	b.ReportMetric(float64(objects)/elapsed.Seconds(), "objects/s")
 	b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchWorkers() int {
@@ -171,7 +186,11 @@ func announce(b *testing.B, q *awsapi.Queue, objs []uploaded) {
 	work := make(chan uploaded)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
-	for range 8 {
+	senders := 8
+	if os.Getenv("BENCH_ORDERED") != "" {
+		senders = 1 // in key order, as a local ingest reads them
+	}
+	for range senders {
 		wg.Go(func() {
 			for o := range work {
 				if err := q.Send(context.Background(), s3EventBody(o, time.Now())); err != nil {
