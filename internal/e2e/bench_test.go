@@ -63,9 +63,14 @@ func benchIngest(b *testing.B, o gen.Options) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if f := os.Getenv("BENCH_PROF"); f != "" {
+			pf, _ := os.Create(f)
+			_ = pprof.StartCPUProfile(pf)
+		}
 		start, cpu0 := time.Now(), cpuTime()
 		sum, err := pipeline.Run(context.Background(), &onlyCloudTrail{src}, st, pipeline.Options{SkipIngested: true})
 		elapsed += time.Since(start)
+		pprof.StopCPUProfile()
 		b.Logf("%d objects in %s, %.1f s of CPU", sum.Objects, time.Since(start), (cpuTime() - cpu0).Seconds())
 		if err != nil {
 			b.Fatal(err)
