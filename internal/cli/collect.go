@@ -397,6 +397,12 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 	return nil
 }
 
+// newSession opens an AWS session with the given settings.
+func (a *app) newSession(ctx context.Context, c config.AWS) (*awsapi.Session, error) {
+	return awsapi.New(ctx, awsapi.Config{Profile: c.Profile, Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
+		SessionName: c.SessionName, Duration: time.Duration(c.SessionDuration), EndpointURL: c.EndpointURL, S3PathStyle: c.S3PathStyle, Logger: a.log})
+}
+
 // integrityMonitor validates the digests the collector stores: public keys
 // from the configured file or CloudTrail, log files missing from the ledger
 // read from their bucket, findings to the alert pipeline.
@@ -408,11 +414,8 @@ func (a *app) integrityMonitor(ctx context.Context, cfg *config.Config, st *duck
 	var sess *awsapi.Session
 	for _, sc := range cfg.Sources {
 		if sc.Type == config.TypeSQS || sc.Type == config.TypeS3 {
-			c := sc.Credentials(cfg.AWS)
 			var err error
-			sess, err = awsapi.New(ctx, awsapi.Config{Profile: c.Profile, Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
-				SessionName: c.SessionName, Duration: time.Duration(c.SessionDuration), EndpointURL: c.EndpointURL, S3PathStyle: c.S3PathStyle, Logger: a.log})
-			if err != nil {
+			if sess, err = a.newSession(ctx, sc.Credentials(cfg.AWS)); err != nil {
 				return nil, err
 			}
 			break
@@ -444,8 +447,7 @@ func (a *app) buildSources(ctx context.Context, cfg *config.Config, st *duckdb.S
 		if s, ok := sessions[c]; ok {
 			return s, nil
 		}
-		s, err := awsapi.New(ctx, awsapi.Config{Profile: c.Profile, Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
-			SessionName: c.SessionName, Duration: time.Duration(c.SessionDuration), EndpointURL: c.EndpointURL, S3PathStyle: c.S3PathStyle, Logger: a.log})
+		s, err := a.newSession(ctx, c)
 		if err != nil {
 			return nil, err
 		}

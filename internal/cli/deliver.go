@@ -28,9 +28,7 @@ type deliverOptions struct {
 // bucket, creating the buckets, with each digest's signature as object
 // metadata, and announces each object with an S3 event notification.
 func (a *app) deliver(ctx context.Context, root string, o deliverOptions) error {
-	c := o.aws
-	sess, err := awsapi.New(ctx, awsapi.Config{Profile: c.Profile, Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
-		SessionName: c.SessionName, EndpointURL: c.EndpointURL, S3PathStyle: c.S3PathStyle, Logger: a.log})
+	sess, err := a.newSession(ctx, o.aws)
 	if err != nil {
 		return err
 	}

@@ -155,9 +155,7 @@ func (a *app) download(ctx context.Context, f *downloadFlags, url, dir string) e
 
 // awsSession opens an AWS session with the command's AWS flags.
 func (a *app) awsSession(ctx context.Context, af awsFlags) (*awsapi.Session, error) {
-	c := af.aws()
-	return awsapi.New(ctx, awsapi.Config{Profile: c.Profile, Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
-		SessionName: c.SessionName, EndpointURL: c.EndpointURL, S3PathStyle: c.S3PathStyle, Logger: a.log})
+	return a.newSession(ctx, af.aws())
 }
 
 // downloader copies objects of one bucket.

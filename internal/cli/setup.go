@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/trailwatch/trailwatch/internal/awsapi"
 	"github.com/trailwatch/trailwatch/internal/posture"
 	"github.com/trailwatch/trailwatch/internal/setup"
 )
@@ -264,9 +263,7 @@ func (a *app) setupApply(ctx context.Context, f *setupFlags, af awsFlags, o setu
 	if f.p.Bucket == "" && len(trails) == 0 {
 		return usageError("--bucket or --trail-arn is required")
 	}
-	c := af.aws()
-	sess, err := awsapi.New(ctx, awsapi.Config{Profile: c.Profile, Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
-		SessionName: c.SessionName, EndpointURL: c.EndpointURL, S3PathStyle: c.S3PathStyle, Logger: a.log})
+	sess, err := a.awsSession(ctx, af)
 	if err != nil {
 		return err
 	}

@@ -179,7 +179,14 @@ func storedEvents(t *testing.T, db string) (map[eventKey]bool, int) {
 }
 
 // queryInt runs a one-number query.
-func queryInt(t *testing.T, db, q string) int64 {
+func queryInt(t *testing.T, db, q string) int64 { return queryOne[int64](t, db, q) }
+
+// queryString runs a one-string query.
+func queryString(t *testing.T, db, q string) string { return queryOne[string](t, db, q) }
+
+// queryOne runs a query that returns one value (its zero value when no
+// row or NULL), on a read-only open of the database.
+func queryOne[T any](t *testing.T, db, q string) T {
 	t.Helper()
 	ctx := context.Background()
 	st, err := duckdb.Open(ctx, db, duckdb.Options{ReadOnly: true})
@@ -192,13 +199,17 @@ func queryInt(t *testing.T, db, q string) int64 {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var n int64
+	var v *T
 	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
+		if err := rows.Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return n
+	if v == nil {
+		var zero T
+		return zero
+	}
+	return *v
 }
 
 // compareEvents fails the test unless got equals want exactly.
@@ -264,27 +275,4 @@ func gunzip(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// queryString runs a one-string query.
-func queryString(t *testing.T, db, q string) string {
-	t.Helper()
-	ctx := context.Background()
-	st, err := duckdb.Open(ctx, db, duckdb.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rows, err := st.Query(ctx, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var s string
-	if rows.Next() {
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
 }
