@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -323,6 +324,7 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 		}
 		popts.Observe = det.eng.Observe
 	}
+	routes := map[string]http.Handler{}
 	var mon *integrity.Monitor
 	if f.noIntegrity {
 		cfg.Integrity.Disabled = true
@@ -331,6 +333,8 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 		if mon, err = a.integrityMonitor(ctx, cfg, st, det); err != nil {
 			return err
 		}
+		routes["GET /api/integrity/status"] = queryHandler(st, integrityStatusSQL, 0)
+		routes["GET /api/integrity/findings"] = queryHandler(st, integrityFindingsSQL, 1000)
 	}
 	c := collector.New(collector.Options{
 		Sources:   sources,
@@ -338,6 +342,7 @@ func (a *app) collect(cmd *cobra.Command, cfg *config.Config, f runFlags, mode c
 		Registry:  reg,
 		Pipeline:  popts,
 		Listen:    f.listen,
+		Routes:    routes,
 		Retention: time.Duration(cfg.Store.Retention),
 		KeepGoing: mode.daemon,
 		Logger:    a.log,
@@ -407,7 +412,8 @@ func (a *app) newSession(ctx context.Context, c config.AWS) (*awsapi.Session, er
 // from the configured file or CloudTrail, log files missing from the ledger
 // read from their bucket, findings to the alert pipeline.
 func (a *app) integrityMonitor(ctx context.Context, cfg *config.Config, st *duckdb.Store, det *detection) (*integrity.Monitor, error) {
-	o := integrity.MonitorOptions{DB: st.DB(), Checkpoints: st, Grace: time.Duration(cfg.Integrity.Grace), Log: a.log.With("component", "integrity")}
+	o := integrity.MonitorOptions{DB: st.DB(), Checkpoints: st, Grace: time.Duration(cfg.Integrity.Grace),
+		Interval: time.Duration(cfg.Integrity.Interval), Log: a.log.With("component", "integrity")}
 	if det != nil {
 		o.Emit = det.mgr.Add
 	}

@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trailwatch/trailwatch/internal/integrity"
+	"github.com/trailwatch/trailwatch/internal/store/duckdb"
 )
 
 // verifyFlags are the inputs of `trailwatch verify`: those of
@@ -468,6 +471,42 @@ func (o *jsonVerifyOutput) summary(s *integrity.Summary) error {
 	return o.enc.Encode(withType{"summary", s, s.OK()})
 }
 
+// The integrity status per chain, worst first, and the latest findings.
+const (
+	integrityStatusSQL = `SELECT status, trail, account, region, bucket, prefix, organization, last_digest_end, overdue_since,
+		digests_valid, digests_invalid, digests_unverified, logs_valid, logs_invalid, logs_unverified, warnings, last_finding, last_finding_at, checked_at
+		FROM integrity_status ORDER BY CASE status WHEN 'invalid' THEN 0 WHEN 'overdue' THEN 1 WHEN 'warning' THEN 2 WHEN 'unverified' THEN 3 ELSE 4 END, trail, account, region`
+	integrityFindingsSQL = `SELECT found_at, kind, status, object, account, region, trail, time, message, detail, related, events
+			FROM integrity_findings ORDER BY found_at DESC, time DESC`
+)
+
+// queryHandler serves a read-only query's rows as JSON lines; limit, when
+// set, caps them (?limit=N, at most max).
+func queryHandler(st *duckdb.Store, q string, max int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sqlText := q
+		if max > 0 {
+			n := max
+			if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 && v < max {
+				n = v
+			}
+			sqlText += " LIMIT " + strconv.Itoa(n)
+		}
+		rows, err := st.Query(r.Context(), sqlText)
+		if err != nil {
+			status := http.StatusInternalServerError
+			if strings.Contains(err.Error(), "does not exist") {
+				status = http.StatusServiceUnavailable // no digest validated yet
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+		defer rows.Close()
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		_, _ = resultWriter{w: w, format: "json"}.write(rows)
+	})
+}
+
 // verifyStatus prints integrity_status (and, verbose, the latest
 // integrity_findings) from the database the collector's integrity monitor
 // writes.
@@ -477,12 +516,9 @@ func (a *app) verifyStatus(ctx context.Context, verbose bool) error {
 		return err
 	}
 	defer st.Close()
-	queries := []string{`SELECT status, trail, account, region, bucket, prefix, organization, last_digest_end, overdue_since,
-		digests_valid, digests_invalid, digests_unverified, logs_valid, logs_invalid, logs_unverified, warnings, last_finding, last_finding_at, checked_at
-		FROM integrity_status ORDER BY CASE status WHEN 'invalid' THEN 0 WHEN 'overdue' THEN 1 WHEN 'warning' THEN 2 WHEN 'unverified' THEN 3 ELSE 4 END, trail, account, region`}
+	queries := []string{integrityStatusSQL}
 	if verbose {
-		queries = append(queries, `SELECT found_at, kind, status, object, account, region, trail, time, message, detail, related, events
-			FROM integrity_findings ORDER BY found_at DESC, time DESC LIMIT 100`)
+		queries = append(queries, integrityFindingsSQL+" LIMIT 100")
 	}
 	bad := false
 	for i, q := range queries {

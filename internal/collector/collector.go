@@ -66,6 +66,9 @@ type Options struct {
 	Logger          *slog.Logger
 	Registry        *prometheus.Registry // default: a new one with Go and process metrics
 	Version         string
+	// Routes are served beside /healthz, /readyz and /metrics, by
+	// pattern (e.g. "GET /api/integrity/status").
+	Routes map[string]http.Handler
 }
 
 // Collector runs the sources.
@@ -330,6 +333,9 @@ func (c *Collector) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	for pattern, h := range c.o.Routes {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ready, lines := c.readiness()
 		if !ready {

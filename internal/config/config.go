@@ -44,6 +44,8 @@ type Integrity struct {
 	// Grace is how long after an hourly digest is due it is reported
 	// missing; default 2h.
 	Grace Duration `yaml:"grace"`
+	// Interval is how often newly stored digests are validated; default 1m.
+	Interval Duration `yaml:"interval"`
 }
 
 // Detect configures the detection rules run on every collected record.

@@ -63,6 +63,7 @@ aws:
   s3_path_style: true
 integrity:
   public_keys: %s
+  interval: 1s
 sources:
   - name: queue
     type: sqs
@@ -125,6 +126,17 @@ sources:
 	if got := m.sum("trailwatch_delivery_lag_seconds", `kind="cloudtrail"`); got <= 0 {
 		t.Errorf("delivery lag = %v", got)
 	}
+
+	// Integrity status, as the API serves it: one JSON line per chain.
+	waitFor(t, exited, &out, "integrity status served", func() bool {
+		resp, err := http.Get(base + "/api/integrity/status")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Count(string(b), `"digests_valid":`) > 0 && !strings.Contains(string(b), `"digests_invalid":1`)
+	}, nil)
 
 	sigs <- syscall.SIGTERM
 	select {
