@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailwatch/trailwatch/internal/awsapi"
 	"github.com/trailwatch/trailwatch/internal/cli"
 	"github.com/trailwatch/trailwatch/internal/event"
 )
@@ -130,6 +131,11 @@ func TestCollectEveryNotificationShape(t *testing.T) {
 	}
 	must(t, q.Send(ctx, testEventBody(objs[0].Bucket)))
 	t.Logf("%d objects announced: %v", len(objs), shapes)
+	messages := int64(1) // the test event
+	for _, n := range shapes {
+		messages += int64(n)
+	}
+	waitQueued(t, q, messages)
 
 	db := filepath.Join(t.TempDir(), "tw.duckdb")
 	code, out := runCLI(t, "collect", "--queue-url", qURL, "--drain", "--s3-path-style", "--db", db, "--progress", "never", "--workers", "2")
@@ -210,4 +216,24 @@ func TestGenUploadNotifyCollect(t *testing.T) {
 	want := expectedEvents(t, "", objs)
 	got, rows := storedEvents(t, db)
 	compareEvents(t, want, got, rows)
+}
+
+// waitQueued waits until the queue holds n messages: SNS delivers what it
+// fans out asynchronously.
+func waitQueued(t *testing.T, q *awsapi.Queue, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := q.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Visible >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages queued after 30 s", st.Visible, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

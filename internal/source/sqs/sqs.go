@@ -233,7 +233,7 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 			continue
 		}
 		backoff = time.Second
-		if len(msgs) == 0 && idle && s.o.StopWhenEmpty && !s.retriesDue() {
+		if len(msgs) == 0 && idle && s.o.StopWhenEmpty && !s.retriesDue() && !s.stillVisible(ctx) {
 			return nil, io.EOF
 		}
 		for _, m := range msgs {
@@ -326,6 +326,30 @@ func (s *Source) accept(m awsapi.Message) {
 		s.pending = append(s.pending, s.object(msg, a))
 	}
 	s.mu.Unlock()
+}
+
+// depther reads a queue's approximate depth (awsapi.Queue).
+type depther interface {
+	Stats(ctx context.Context) (awsapi.QueueStats, error)
+}
+
+// stillVisible reports whether the queue says messages are waiting though
+// a receive returned none (a receive may miss messages, and a server may
+// take a moment to deliver what SNS fanned out): a drain goes on.
+func (s *Source) stillVisible(ctx context.Context) bool {
+	d, ok := s.o.Queue.(depther)
+	if !ok {
+		return false
+	}
+	st, err := d.Stats(ctx)
+	if err != nil {
+		return false
+	}
+	if st.Visible+st.Delayed > 0 {
+		s.o.Logger.Debug("receive found nothing but the queue holds messages; receiving again", "visible", st.Visible, "delayed", st.Delayed)
+		return true
+	}
+	return false
 }
 
 // Starved is signalled when the source holds its limit of messages and
