@@ -111,7 +111,7 @@ type Source struct {
 	// sqs
 	QueueURL    string   `yaml:"queue_url"`
 	Visibility  Duration `yaml:"visibility"`    // default 2m
-	MaxInFlight int      `yaml:"max_in_flight"` // default 500
+	MaxInFlight int      `yaml:"max_in_flight"` // default 1000
 	MaxReceives int      `yaml:"max_receives"`  // poison limit; default 5
 	// RetryBackoff is how long a message whose objects failed with a
 	// retryable error waits, times its receive count (max 8), before it is

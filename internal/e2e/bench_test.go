@@ -26,7 +26,10 @@ import (
 // Collecting from the local S3 and SQS servers, as the collector does in
 // production: one S3 event notification per object.
 //
-//	go test -tags duckdb_arrow -run XXX -bench Collect -benchtime 1x -cpu 2 ./internal/e2e/
+//	go test -tags duckdb_arrow -run XXX -bench CollectLarge -benchtime 1x -cpu 2 ./internal/e2e/
+//
+// (one benchmark per process: a second one in the same process runs
+// slower, after the first one's store and servers).
 //
 // BenchmarkCollectSmallObjects: a day of typical 5-minute files (~2 KB).
 // BenchmarkCollectLargeObjects and BenchmarkIngestLargeObjectsLocally: the

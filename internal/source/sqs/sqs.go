@@ -44,7 +44,7 @@ type Options struct {
 	// MaxInFlight bounds the messages received and not yet deleted or
 	// handed back (each is kept invisible by the heartbeat). Messages are
 	// received only when the pipeline asks for work, at most as many as
-	// that leaves room for. Default 500: a commit covers many small objects.
+	// that leaves room for. Default 1000: the pipeline commits when the limit is reached, and fewer, larger commits are cheaper.
 	MaxInFlight int
 	// MaxReceives quarantines a message received this many times without
 	// being processed (a poison message). Default 5.
@@ -126,7 +126,7 @@ func New(o Options) *Source {
 		}
 	}
 	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 500
+		o.MaxInFlight = 1000
 	}
 	if o.MaxReceives <= 0 {
 		o.MaxReceives = 5
