@@ -104,7 +104,7 @@ For several queues and buckets, metrics and health checks, use
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&queue, "queue-url", "", "SQS queue URL")
-	fl.BoolVar(&drain, "drain", false, "stop once the queue is empty and everything received is stored")
+	fl.BoolVar(&drain, "drain", false, "stop once the queue is empty and everything received is stored (messages invisible elsewhere are awaited up to --visibility)")
 	fl.DurationVar(&visibility, "visibility", 2*time.Minute, "visibility timeout of received messages (extended while they are processed)")
 	fl.IntVar(&maxInFlight, "max-in-flight", 1000, "messages held at once: received and not yet committed and deleted")
 	fl.IntVar(&maxReceives, "max-receives", 5, "receives after which a message is quarantined as poison")

@@ -145,6 +145,15 @@ func TestCollectEveryNotificationShape(t *testing.T) {
 
 	want := expectedEvents(t, root, objs)
 	got, rows := storedEvents(t, db)
+	if len(got) != len(want) {
+		for _, o := range objs {
+			if queryInt(t, db, "SELECT count(*) FROM tw_objects WHERE uri = 's3://"+o.Bucket+"/"+strings.ReplaceAll(o.Key, "'", "''")+"'") == 0 {
+				t.Logf("not collected: %s %s", o.Bucket, o.Key)
+			}
+		}
+		st, err := q.Stats(ctx)
+		t.Logf("queue after the drain: %+v %v", st, err)
+	}
 	compareEvents(t, want, got, rows)
 	if n := queryInt(t, db, "SELECT count(*) FROM quarantine"); n != 0 {
 		t.Errorf("%d objects quarantined", n)

@@ -96,12 +96,15 @@ type Source struct {
 	// retryDue holds the messages handed back for a retry, by ID, with when
 	// they become visible again: a drain waits for them.
 	retryDue map[string]time.Time
-	slot     chan struct{} // signalled when a message leaves inflight
-	starved  chan struct{} // signalled when Next waits for a slot
-	deletes  []string
-	stopped  bool
-	started  bool
-	stop     chan struct{}
+	// invisibleSince is when a drain first found only invisible messages
+	// left (used by Next's goroutine only).
+	invisibleSince time.Time
+	slot           chan struct{} // signalled when a message leaves inflight
+	starved        chan struct{} // signalled when Next waits for a slot
+	deletes        []string
+	stopped        bool
+	started        bool
+	stop           chan struct{}
 	// draining is cancelled by Stop, to end a long poll at once.
 	draining context.Context
 	drain    context.CancelFunc
@@ -233,6 +236,9 @@ func (s *Source) Next(ctx context.Context) (*pipeline.Object, error) {
 			continue
 		}
 		backoff = time.Second
+		if len(msgs) > 0 {
+			s.invisibleSince = time.Time{}
+		}
 		if len(msgs) == 0 && idle && s.o.StopWhenEmpty && !s.retriesDue() && !s.stillVisible(ctx) {
 			return nil, io.EOF
 		}
@@ -333,9 +339,13 @@ type depther interface {
 	Stats(ctx context.Context) (awsapi.QueueStats, error)
 }
 
-// stillVisible reports whether the queue says messages are waiting though
-// a receive returned none (a receive may miss messages, and a server may
-// take a moment to deliver what SNS fanned out): a drain goes on.
+// stillVisible reports whether a drain should go on although a receive
+// returned nothing and this source holds nothing: the queue says messages
+// are waiting (a receive may miss some), or that messages are invisible —
+// received by a response that was lost (the server took them, the
+// connection broke), or by a consumer that stopped — which come back
+// when their visibility timeout expires; those are waited for up to one
+// visibility timeout.
 func (s *Source) stillVisible(ctx context.Context) bool {
 	d, ok := s.o.Queue.(depther)
 	if !ok {
@@ -347,6 +357,17 @@ func (s *Source) stillVisible(ctx context.Context) bool {
 	}
 	if st.Visible+st.Delayed > 0 {
 		s.o.Logger.Debug("receive found nothing but the queue holds messages; receiving again", "visible", st.Visible, "delayed", st.Delayed)
+		return true
+	}
+	if st.InFlight == 0 {
+		s.invisibleSince = time.Time{}
+		return false
+	}
+	if s.invisibleSince.IsZero() {
+		s.invisibleSince = time.Now()
+	}
+	if time.Since(s.invisibleSince) < s.o.Visibility+2*s.o.Wait {
+		s.o.Logger.Debug("waiting for invisible messages to come back", "in_flight", st.InFlight)
 		return true
 	}
 	return false

@@ -462,3 +462,47 @@ func TestStopDrains(t *testing.T) {
 }
 
 var _ store.Store = (*duckdb.Store)(nil)
+
+// depthQueue is a fakeQueue that reports its depth, as awsapi.Queue does.
+type depthQueue struct{ *fakeQueue }
+
+func (q depthQueue) Stats(context.Context) (awsapi.QueueStats, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	now := time.Now()
+	var st awsapi.QueueStats
+	for _, m := range q.msgs {
+		switch {
+		case m.deletedAlrdy:
+		case m.visibleAt.After(now):
+			st.InFlight++
+		default:
+			st.Visible++
+		}
+	}
+	return st, nil
+}
+
+// TestDrainWaitsForInvisibleMessages: a message whose receive response
+// was lost (the server made it invisible, the collector never saw it)
+// comes back after its visibility timeout, and a drain waits for it
+// instead of stopping with the queue not empty.
+func TestDrainWaitsForInvisibleMessages(t *testing.T) {
+	q, b := depthQueue{newFakeQueue()}, &fakeBucket{objects: map[string][]byte{}}
+	for i := range 2 {
+		b.objects["trail/"+ctKey(i)] = ctFile(t, fmt.Sprintf("v%d", i))
+		q.send(fmt.Sprintf(`{"s3Bucket":"trail","s3ObjectKey":[%q]}`, ctKey(i)))
+	}
+	if lost, err := q.Receive(context.Background(), 1, 0, 700*time.Millisecond); err != nil || len(lost) != 1 {
+		t.Fatalf("receive %v %v", lost, err)
+	}
+	st := openStore(t)
+	src := New(Options{Queue: q, Fetcher: b, StopWhenEmpty: true, Wait: 100 * time.Millisecond, Visibility: time.Second})
+	if _, err := pipeline.Run(context.Background(), src, st, pipeline.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+	if n := q.remaining(); n != 0 || countEvents(t, st) != 2 {
+		t.Fatalf("%d messages left, %d events stored", n, countEvents(t, st))
+	}
+}
